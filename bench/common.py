@@ -1,0 +1,28 @@
+"""What the benchmarks share to start servers: a free port, and waiting for one to answer."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiohttp
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_up(url: str, seconds: float = 15) -> None:
+    """Poll `url` until it answers with anything but a 5xx (the process is up and serving)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(seconds * 10)):
+            try:
+                async with session.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")

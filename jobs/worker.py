@@ -1,0 +1,12 @@
+"""The module workers run: `dramatiq jobs.worker` (or `mibo worker`).
+
+Importing an actor module registers its actors; each of them imports jobs.broker first itself.
+"""
+
+from __future__ import annotations
+
+from . import appointments, maintenance, notifications, otp, payments, video  # noqa: F401  (register the actors)
+from .broker import broker, settings
+from .metrics import JobMetrics
+
+broker.add_middleware(JobMetrics(port=settings.worker_metrics_port))

@@ -1,0 +1,62 @@
+"""Writing work for the background actors (invariant 2).
+
+`enqueue` adds an outbox row in the caller's transaction, so the work exists if and only
+if the change that caused it committed. The relay (jobs/relay.py) publishes committed rows
+to Dramatiq right after commit; a periodic sweep publishes whatever was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+
+# Actor names the API may enqueue; each is a Dramatiq actor of the same name in jobs/.
+APPOINTMENT_BOOKED = "appointment_booked"  # args: [appointment_id]
+APPOINTMENT_RESCHEDULED = "appointment_rescheduled"  # args: [old_appointment_id, new_appointment_id]
+APPOINTMENT_CANCELLED = "appointment_cancelled"  # args: [appointment_id]
+APPOINTMENT_CONFIRMED = "appointment_confirmed"  # args: [appointment_id]
+# Sends one notification_logs row (PENDING → SENT); a row already SENT is left alone.
+SEND_NOTIFICATION = "send_notification"  # args: [notification_log_id]
+# The day-before reminder; start_iso is the start it was queued for (a moved appointment
+# no longer matches, so the reminder is superseded rather than sent with the wrong time).
+APPOINTMENT_REMINDER = "appointment_reminder"  # args: [appointment_id, start_iso]
+# Create the Calendar event with a Meet link; then notify `kind` ("" for no message).
+CREATE_MEET_LINK = "create_meet_link"  # args: [appointment_id, kind]
+# Payments engineer's periodic check of open orders (jobs/payments.py).
+RECONCILE_PAYMENTS = "reconcile_payments"  # args: []
+# Hourly housekeeping (jobs/maintenance.py): expired OTPs, dead sessions, old outbox rows.
+PURGE_EXPIRED = "purge_expired"  # args: []
+# Payments (jobs/payments.py): one verified webhook event; a payment link to make and send;
+# one open payment to settle with Razorpay now (after checkout verify).
+PROCESS_RAZORPAY_EVENT = "process_razorpay_event"  # args: [webhook_event_id]
+CREATE_PAYMENT_LINK = "create_payment_link"  # args: [payment_id]
+RECONCILE_PAYMENT = "reconcile_payment"  # args: [payment_id]
+
+DEFAULT_QUEUE = "default"
+# Bulk reminders get their own queue so that a day's batch never delays a booking confirmation.
+REMINDERS_QUEUE = "reminders"
+QUEUES = {APPOINTMENT_REMINDER: REMINDERS_QUEUE}
+
+
+def queue_for(actor_name: str) -> str:
+    """The Dramatiq queue an actor listens on; the relay publishes each row there."""
+    return QUEUES.get(actor_name, DEFAULT_QUEUE)
+
+
+def reminder_dedupe_key(appointment_id: int, start_epoch: int) -> str:
+    """One reminder per appointment and start time, whoever queues it (scheduler or API)."""
+    return f"reminder:{appointment_id}:{start_epoch}"
+
+
+INSERT_OUTBOX = """
+INSERT INTO outbox (actor_name, args, dedupe_key)
+VALUES (%s, %s::jsonb, %s)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+
+async def enqueue(cur, actor_name: str, *args, dedupe_key: str | None = None) -> int | None:
+    """Queue `actor_name(*args)` inside the current transaction; None if dedupe_key was already used."""
+    await cur.execute(INSERT_OUTBOX, (actor_name, json.dumps(list(args)), dedupe_key))
+    row = await cur.fetchone()
+    return None if row is None else row["id"]

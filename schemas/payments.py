@@ -1,0 +1,84 @@
+"""Request and response shapes of /api/payments/*."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from .base import CamelSchema, TrimmedString
+
+_ID = validate.Range(min=1, max=2**63 - 1)
+# Razorpay ids are short ASCII tokens ("order_Kx1...", "pay_..."); signatures are hex HMACs.
+_RAZORPAY_ID = validate.Regexp(r"^[A-Za-z0-9_]{1,100}$", error="Must be a Razorpay id.")
+_SIGNATURE = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="Must be a 64-character hex signature.")
+
+DESK_METHODS = ("CASH", "CARD", "UPI")
+
+
+class AppointmentPaymentSchema(CamelSchema):
+    """create-order and payment-link: the appointment to be paid for."""
+
+    appointment_id = fields.Integer(required=True, strict=True, validate=_ID)
+
+
+class VerifyPaymentSchema(CamelSchema):
+    """What Razorpay Checkout hands the browser after a payment."""
+
+    razorpay_order_id = fields.String(required=True, validate=_RAZORPAY_ID)
+    razorpay_payment_id = fields.String(required=True, validate=_RAZORPAY_ID)
+    razorpay_signature = fields.String(required=True, validate=_SIGNATURE)
+
+
+class DeskPaymentSchema(CamelSchema):
+    appointment_id = fields.Integer(required=True, strict=True, validate=_ID)
+    method = fields.String(required=True, validate=validate.OneOf(DESK_METHODS))
+    # Defaults to the clinician's consultation fee; a different amount (a discount) is allowed.
+    amount = fields.Decimal(places=2, allow_nan=False, validate=validate.Range(min=0, max=99_999_999))
+    note = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    reference = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+
+
+
+class OrderSchema(CamelSchema):
+    """What the browser needs to open Razorpay Checkout."""
+
+    order_id = fields.String()
+    amount = fields.Integer(metadata={"description": "In paise, as Razorpay Checkout wants it."})
+    currency = fields.String()
+    key_id = fields.String()
+    payment_id = fields.Integer(metadata={"description": "Our payments row."})
+
+
+class VerifyResultSchema(CamelSchema):
+    payment_id = fields.Integer()
+    status = fields.String()
+
+
+class WebhookResultSchema(CamelSchema):
+    received = fields.Boolean()
+    duplicate = fields.Boolean()
+
+
+class PaymentSchema(CamelSchema):
+    id = fields.Integer()
+    patient_id = fields.Integer()
+    appointment_id = fields.Integer(allow_none=True)
+    centre_id = fields.Integer(allow_none=True)
+    provider = fields.String()
+    channel = fields.String()
+    order_id = fields.String(allow_none=True)
+    payment_id = fields.String(allow_none=True, data_key="razorpayPaymentId")
+    payment_link_id = fields.String(allow_none=True)
+    payment_link_url = fields.String(allow_none=True)
+    amount = fields.Float()
+    currency = fields.String()
+    status = fields.String()
+    recorded_by_user_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+    reference = fields.String(allow_none=True)
+    failure_reason = fields.String(allow_none=True)
+    flag_reason = fields.String(allow_none=True)
+    paid_at = fields.AwareDateTime(allow_none=True)
+    expires_at = fields.AwareDateTime(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()

@@ -1,0 +1,367 @@
+"""Every actor step run in-process against the real database and the provider sandbox, with
+Dramatiq's StubBroker holding the messages each step queues. Each step is run twice: the
+second run must change nothing (one Meet link, one calendar event, one message).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+
+import psycopg2
+import pytest
+
+os.environ.setdefault("MIBO_BROKER", "stub")  # (tests/conftest.py sets it too, before any import)
+
+from dramatiq import Message  # noqa: E402
+from dramatiq.brokers.stub import StubBroker  # noqa: E402
+from dramatiq.middleware import TimeLimitExceeded  # noqa: E402
+
+import jobs.broker  # noqa: E402
+import jobs.context  # noqa: E402
+from jobs import appointments, maintenance, messages, notifications, otp, otp_sender, payments, video  # noqa: E402,F401
+from jobs.providers.errors import ProviderError  # noqa: E402
+from tests.jobs_support import future_slot, insert_appointment, people  # noqa: E402
+
+
+class Runner:
+    """Runs what the actors queued on the StubBroker, in this test's loop, until nothing is left."""
+
+    def __init__(self, broker: StubBroker):
+        self.broker = broker
+        self.ran: list[tuple[str, tuple]] = []
+
+    async def run(self, actor, *args):
+        await inspect.unwrap(actor.fn)(*args)
+        self.ran.append((actor.actor_name, args))
+
+    def queued(self) -> list[Message]:
+        found = []
+        for queue in self.broker.queues.values():
+            while not queue.empty():
+                found.append(Message.decode(queue.get_nowait()))
+                queue.task_done()
+        return found
+
+    async def drain(self) -> list[str]:
+        names = []
+        while batch := self.queued():
+            for message in batch:
+                await self.run(self.broker.get_actor(message.actor_name), *message.args)
+                names.append(message.actor_name)
+        return names
+
+
+@pytest.fixture
+async def runner(pool, sandbox, monkeypatch):
+    broker = jobs.broker.broker
+    assert isinstance(broker, StubBroker), "run with MIBO_BROKER=stub (set by this module before import)"
+    monkeypatch.setattr(jobs.broker, "settings", sandbox.settings)
+    monkeypatch.setattr(jobs.context, "_pool", pool)
+    monkeypatch.setattr(jobs.context, "_clients", threading.local())
+    broker.flush_all()
+    yield Runner(broker)
+    broker.flush_all()
+    jobs.context.close_clients()
+
+
+LINK = "SELECT meet_link, calendar_event_id FROM appointments WHERE id = %s"
+
+
+async def rows(pool, sql, params=()):
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchall()
+
+
+async def new_appointment(factory, pool, kind="ONLINE", start=None, status="BOOKED"):
+    who = await people(factory)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        appointment_id = await insert_appointment(cur, who, start or future_slot(), kind, status)
+    return who, appointment_id
+
+
+async def test_online_booking_chain_twice_makes_one_meeting_and_one_message(factory, pool, sandbox, runner):
+    who, appt = await new_appointment(factory, pool)
+    for _ in range(2):  # the whole chain, twice
+        await runner.run(appointments.appointment_booked, appt)
+        await runner.drain()
+    assert [name for name, _ in runner.ran] == [
+        "appointment_booked", "create_meet_link", "notify_appointment", "send_notification",
+        "appointment_booked", "notify_appointment"]  # second time: link exists, row already SENT
+    ((link, event_id),) = await rows(pool,
+                                     "SELECT meet_link, calendar_event_id FROM appointments WHERE id = %s",
+                                     (appt,))
+    assert link.startswith("https://meet.google.com/")
+    google = await sandbox.requests("google")
+    inserts = [r for r in google if r["method"] == "POST" and "/events" in r["path"]]
+    (insert,) = inserts
+    assert insert["body"]["conferenceData"]["createRequest"]["requestId"] == f"mibo-appt-{appt}"
+    (message,) = sandbox.state.messages
+    assert message["phone"] == who.patient_phone.removeprefix("+")
+    assert message["templateName"] == "appointment_booked_online"
+    assert message["bodyValues"]["meetLink"] == link
+    assert message["bodyValues"]["when"] == messages.local_when(future_slot(), "Asia/Kolkata")
+    assert await rows(pool, "SELECT status, attempts, kind FROM notification_logs") == [
+        ("SENT", 1, messages.BOOKED)]
+
+
+async def test_create_meet_link_run_twice_keeps_the_first_link(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool)
+    await runner.run(video.create_meet_link, appt, "")
+    first = await rows(pool, LINK, (appt,))
+    # A duplicate message arrives: no new request, same link.
+    await runner.run(video.create_meet_link, appt, "")
+    assert await rows(pool, LINK, (appt,)) == first
+    assert len(sandbox.state.events) == 1
+    assert runner.queued() == []  # kind "" queues no message
+
+
+async def test_meeting_is_reused_when_the_link_was_not_stored(factory, pool, sandbox, runner):
+    """A worker that died after Google created the event but before storing the link: the retry
+    gets the same event back (same requestId and event id), not a second meeting."""
+    _, appt = await new_appointment(factory, pool)
+    await runner.run(video.create_meet_link, appt, "")
+    (first,) = await rows(pool, "SELECT meet_link FROM appointments WHERE id = %s", (appt,))
+    await rows(pool,
+               "UPDATE appointments SET meet_link = NULL, calendar_event_id = NULL"
+               " WHERE id = %s RETURNING id",
+               (appt,))
+    await runner.run(video.create_meet_link, appt, "")
+    assert await rows(pool, "SELECT meet_link FROM appointments WHERE id = %s", (appt,)) == [first]
+    assert len(sandbox.state.events) == 1
+
+
+async def test_confirmed_online_notifies_patient_and_clinician_once(factory, pool, sandbox, runner):
+    who, appt = await new_appointment(factory, pool, status="CONFIRMED")
+    for _ in range(2):
+        await runner.run(appointments.appointment_confirmed, appt)
+        await runner.drain()
+    sent = sorted((m["phone"], m["templateName"]) for m in sandbox.state.messages)
+    assert sent == sorted([(who.patient_phone[1:], "appointment_confirmed_online"),
+                           (who.clinician_phone[1:], "appointment_confirmed_clinician_online")])
+    links = {m["bodyValues"]["meetLink"] for m in sandbox.state.messages}
+    assert len(links) == 1 and links.pop().startswith("https://meet.google.com/")
+    assert len(sandbox.state.events) == 1  # one meeting for both runs
+
+
+async def test_cancel_twice_deletes_the_event_and_sends_one_message(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool)
+    await runner.run(video.create_meet_link, appt, "")
+    await rows(pool,
+               "UPDATE appointments SET status = 'CANCELLED', cancellation_reason = 'Patient travelling'"
+                     " WHERE id = %s RETURNING id", (appt,))
+    for _ in range(2):
+        await runner.run(appointments.appointment_cancelled, appt)
+        await runner.drain()
+    events = sandbox.state.events.values()
+    assert all(e["status"] == "cancelled" for e in events)
+    (message,) = sandbox.state.messages
+    assert (message["templateName"], message["bodyValues"]["reason"]) == ("appointment_cancelled",
+                                                                          "Patient travelling")
+
+
+async def test_reschedule_twice_moves_the_meeting_and_sends_one_message(factory, pool, sandbox, runner):
+    who, old = await new_appointment(factory, pool)
+    await runner.run(video.create_meet_link, old, "")
+    new_start = future_slot(5)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("UPDATE appointments SET status = 'RESCHEDULED' WHERE id = %s", (old,))
+        new = await insert_appointment(cur, who, new_start)
+        await cur.execute("UPDATE appointments SET parent_appointment_id = %s WHERE id = %s", (old, new))
+    for _ in range(2):
+        await runner.run(appointments.appointment_rescheduled, old, new)
+        await runner.drain()
+    links = await rows(pool, "SELECT id, meet_link, calendar_event_id FROM appointments ORDER BY id")
+    assert links[0][1:] == links[1][1:]  # the new appointment kept the meeting
+    (event,) = sandbox.state.events.values()
+    assert event["start"]["dateTime"].startswith(new_start.strftime("%Y-%m-%dT%H:%M"))
+    (message,) = sandbox.state.messages
+    assert message["templateName"] == "appointment_rescheduled_online"
+    assert message["bodyValues"]["when"] == messages.local_when(new_start, "Asia/Kolkata")
+
+
+async def test_reminder_for_a_cancelled_appointment_is_superseded(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    start = future_slot()
+    await runner.run(notifications.appointment_reminder, appt, start.isoformat())
+    await rows(pool, "UPDATE appointments SET status = 'CANCELLED' WHERE id = %s RETURNING id", (appt,))
+    await runner.drain()
+    assert sandbox.state.messages == []
+    assert await rows(pool, "SELECT kind, status, attempts FROM notification_logs") == [
+        (messages.REMINDER, "SUPERSEDED", 0)]
+
+
+async def test_reminder_for_a_moved_appointment_is_superseded(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    start = future_slot()
+    await runner.run(notifications.appointment_reminder, appt, start.isoformat())
+    await rows(pool, "UPDATE appointments SET scheduled_start_at = scheduled_start_at + interval '1 hour',"
+                     " scheduled_end_at = scheduled_end_at + interval '1 hour'"
+                     " WHERE id = %s RETURNING id", (appt,))
+    await runner.drain()
+    assert sandbox.state.messages == []
+    assert [r[0] for r in await rows(pool, "SELECT status FROM notification_logs")] == ["SUPERSEDED"]
+
+
+async def test_gallabox_4xx_is_not_retried_and_5xx_is(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
+    ((log_id,),) = await rows(pool, "SELECT id FROM notification_logs")
+    await sandbox.fault("gallabox", status=503)
+    with pytest.raises(notifications.ProviderError):  # raised so that Dramatiq retries it
+        await notifications.deliver(log_id)
+    ((status, attempts, error, next_at),) = await rows(
+        pool, "SELECT status, attempts, last_error, next_attempt_at > now() FROM notification_logs")
+    assert (status, attempts, next_at) == ("FAILED", 1, True) and "503" in error
+    await sandbox.fault("gallabox", status=400)
+    assert await notifications.deliver(log_id) == "FAILED"  # recorded, not raised: a 4xx would fail again
+    assert await rows(pool, "SELECT attempts, next_attempt_at FROM notification_logs") == [(2, None)]
+    assert sandbox.state.messages == []
+
+
+async def test_failed_messages_stop_at_the_attempt_cap(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
+    cap = sandbox.settings.notification_max_attempts
+    await rows(pool, "UPDATE notification_logs SET status = 'FAILED', attempts = %s RETURNING id", (cap,))
+    assert await notifications.deliver((await rows(pool,
+                                                   "SELECT id FROM notification_logs"))[0][0]) == "FAILED"
+    assert sandbox.state.messages == []
+
+
+async def test_otp_is_sealed_and_sent_once(pool, sandbox, runner):
+    settings = sandbox.settings
+    token = otp_sender.seal(settings, "+919876543210", "493817", 10)
+    assert "493817" not in token
+    for _ in range(2):
+        await runner.run(otp.send_otp, token)
+    (message,) = sandbox.state.messages
+    assert (message["templateName"], message["bodyValues"]) == ("login_otp", {"minutes": "10",
+                                                                              "otp": "493817"})
+    stored = await rows(pool, "SELECT status, payload::text, idempotency_key FROM notification_logs")
+    assert stored[0][0] == "SENT" and "493817" not in str(stored)
+    # A token from another key, or an expired one, is dropped without sending.
+    other = otp_sender.seal(settings.replace(otp_hash_secret="another-secret-another-secret-00"),
+                            "+919876543210",
+                            "111111", 10)
+    await runner.run(otp.send_otp, other)
+    assert len(sandbox.state.messages) == 1
+
+
+def test_unseal_refuses_expired_tokens(settings):
+    import time as _time
+
+    from cryptography.fernet import Fernet
+
+    expired_at = int(_time.time()) - settings.otp_expiry_minutes * 60 - 5
+    sealed = b'{"phone": "+919876543210", "otp": "1", "minutes": 1}'
+    token = otp_sender.fernet(settings).encrypt_at_time(sealed, expired_at)
+    assert otp_sender.unseal(settings, token.decode()) is None
+    assert isinstance(otp_sender.fernet(settings), Fernet)
+
+
+def test_whatsapp_otp_is_chosen_only_when_configured(settings):
+    assert not otp_sender.whatsapp_configured(settings)
+    assert otp_sender.whatsapp_configured(settings.replace(gallabox_base_url="https://server.gallabox.com"))
+    assert otp_sender.whatsapp_configured(settings.replace(otp_channel="whatsapp"))
+    assert not otp_sender.whatsapp_configured(settings.replace(otp_channel="console",
+                                                               gallabox_base_url="https://server.gallabox.com"))
+
+
+
+
+async def test_reminder_twice_in_flight_sends_one_message(factory, pool, sandbox, runner):
+    """Two copies of one reminder (scheduler and API, or a redelivery) before any send, then a third."""
+    who, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    start = future_slot().isoformat()
+    for _ in range(2):
+        await runner.run(notifications.appointment_reminder, appt, start)
+    # Both copies found the row still PENDING, so two sends are queued for the same row.
+    assert await runner.drain() == ["send_notification", "send_notification"]
+    await runner.run(notifications.appointment_reminder, appt, start)
+    assert await runner.drain() == []  # the row is SENT: nothing more to queue
+    (message,) = sandbox.state.messages
+    assert (message["phone"], message["templateName"]) == (who.patient_phone[1:], "appointment_reminder")
+    assert await rows(pool, "SELECT kind, status, attempts FROM notification_logs") == [
+        (messages.REMINDER, "SENT", 1)]
+
+
+async def test_send_notification_run_twice_sends_once(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
+    ((log_id,),) = await rows(pool, "SELECT id FROM notification_logs")
+    runner.queued()  # the send notify_appointment queued: this test runs it by hand, twice
+    await runner.run(notifications.send_notification, log_id)
+    first = await rows(pool, "SELECT status, attempts, provider_message_id, sent_at FROM notification_logs")
+    await runner.run(notifications.send_notification, log_id)
+    assert await rows(pool, "SELECT status, attempts, provider_message_id, sent_at FROM notification_logs"
+                      ) == first
+    assert first[0][:2] == ("SENT", 1)
+    assert len(sandbox.state.messages) == 1
+    assert len([r for r in sandbox.state.requests if r["provider"] == "gallabox"]) == 1
+
+
+MISSING = 999999
+
+
+async def test_messages_about_missing_rows_end_cleanly(pool, sandbox, runner):
+    """Ids that match nothing (a deleted row, a wrong id): each step returns without raising,
+    queues nothing, writes nothing and calls no provider, so Dramatiq neither retries nor dead-letters it."""
+    steps = [
+        (appointments.appointment_booked, (MISSING,)),
+        (appointments.appointment_confirmed, (MISSING,)),
+        (appointments.appointment_cancelled, (MISSING,)),
+        (appointments.appointment_rescheduled, (MISSING - 1, MISSING)),
+        (video.create_meet_link, (MISSING, messages.BOOKED)),
+        (notifications.notify_appointment, (MISSING, messages.BOOKED)),
+        (notifications.appointment_reminder, (MISSING, future_slot().isoformat())),
+        (notifications.send_notification, (MISSING,)),
+    ]
+    for actor, args in steps:
+        await runner.run(actor, *args)
+    assert await payments.handle_razorpay_event(pool, MISSING) is None
+    assert await payments.make_payment_link(pool, sandbox.settings, MISSING) == "DONE"
+    assert await payments.reconcile_one(pool, sandbox.settings, MISSING) == payments.rules.UNCHANGED
+    assert runner.queued() == []
+    assert await rows(pool, "SELECT count(*) FROM notification_logs") == [(0,)]
+    assert await rows(pool, "SELECT count(*) FROM outbox") == [(0,)]
+    assert sandbox.state.requests == []
+
+
+# Every actor the workers run (jobs/worker.py imports these modules).
+ACTORS = {
+    "appointment_booked", "appointment_confirmed", "appointment_rescheduled", "appointment_cancelled",
+    "create_meet_link", "notify_appointment", "appointment_reminder", "send_notification", "send_otp",
+    "process_razorpay_event", "create_payment_link", "reconcile_payment", "reconcile_payments", "purge_expired",
+}
+
+
+async def test_malformed_arguments_fail_once_and_are_not_retried(pool, runner):
+    """A message with a wrong id type or arity fails the same way every time: retrying cannot help."""
+    with pytest.raises(psycopg2.DataError) as bad_id:
+        await runner.run(appointments.appointment_booked, "not-a-number")
+    with pytest.raises(TypeError) as bad_arity:
+        await runner.run(appointments.appointment_rescheduled, MISSING)
+    for exc in (bad_id.value, bad_arity.value):
+        assert not appointments.appointment_booked.options["retry_when"](0, exc)
+
+
+def test_every_actor_has_bounded_retries_and_time_and_age_limits():
+    broker = jobs.broker.broker
+    assert set(broker.actors) == ACTORS
+    for name in ACTORS:
+        opts = broker.get_actor(name).options
+        retry_when = opts["retry_when"]
+        assert 0 < opts["time_limit"] <= 10 * 60_000, name
+        assert 0 < opts["max_age"] <= 7 * 24 * 3_600_000, name
+        # Transient failures are retried a bounded number of times; permanent ones never.
+        assert not retry_when(0, ValueError("bug")), name
+        assert not retry_when(0, ProviderError("gallabox", "bad request", 400, retryable=False)), name
+        assert not retry_when(50, psycopg2.OperationalError("connection lost")), name
+        if name not in ("reconcile_payments", "purge_expired"):  # periodic: the next slot is its retry
+            assert retry_when(0, ProviderError("gallabox", "unavailable", 503, retryable=True)), name
+            assert retry_when(0, psycopg2.OperationalError("connection lost")), name
+            # Out of time (a slow provider): the idempotent step is tried again, not dropped.
+            assert retry_when(0, TimeLimitExceeded()), name

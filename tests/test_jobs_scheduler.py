@@ -1,0 +1,244 @@
+"""Periodic jobs and the outbox relay, against the real database and the test Redis.
+
+Two schedulers (or one restarted) must not double-send: every enqueue is an outbox row with a
+dedupe key, and the relay claims rows with SKIP LOCKED, so running jobs twice or at once
+queues each piece of work once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis as redis_sync
+
+from jobs import maintenance, relay, scheduler
+from mibo import outbox
+from tests.jobs_support import insert_appointment, people, wait_for
+
+# 10:00 in Kolkata on 4 June 2026; "tomorrow" there is 5 June.
+NOW = datetime(2026, 6, 4, 4, 30, tzinfo=UTC)
+
+
+def kolkata(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 6, day, hour, minute, tzinfo=UTC) - timedelta(hours=5, minutes=30)
+
+
+async def fetch(pool, sql, params=()):
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchall() if cur.description else cur.rowcount
+
+
+async def appointments_at(factory, pool, starts, status="BOOKED", timezone="Asia/Kolkata"):
+    who = await people(factory, timezone=timezone)
+    ids = []
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        for start in starts:
+            ids.append(await insert_appointment(cur, who, start, "IN_PERSON", status))
+    return ids
+
+
+async def test_reminders_cover_tomorrow_in_the_centres_zone(factory, pool):
+    due = await appointments_at(factory, pool, [kolkata(5, 0, 15), kolkata(5, 9), kolkata(5, 23, 30)])
+    not_due = await appointments_at(factory, pool, [kolkata(4, 18), kolkata(6, 0, 0)])
+    await appointments_at(factory, pool, [kolkata(5, 12)], status="CANCELLED")
+    assert await scheduler.enqueue_reminders(pool, NOW) == 3
+    queued = await fetch(pool,
+                         "SELECT args, dedupe_key FROM outbox WHERE actor_name = 'appointment_reminder'")
+    assert sorted(args[0] for args, _ in queued) == sorted(due)
+    assert not set(not_due) & {args[0] for args, _ in queued}
+    for args, key in queued:
+        start = datetime.fromisoformat(args[1])
+        assert key == outbox.reminder_dedupe_key(args[0], int(start.timestamp()))
+
+
+async def test_no_reminders_at_night(factory, pool):
+    await appointments_at(factory, pool, [kolkata(5, 10)])
+    assert await scheduler.enqueue_reminders(pool, kolkata(4, 8, 59)) == 0  # before 09:00 local
+    assert await scheduler.enqueue_reminders(pool, kolkata(4, 9, 0)) == 1
+
+
+async def test_two_schedulers_at_once_queue_each_reminder_once(factory, pool):
+    ids = await appointments_at(factory, pool, [kolkata(5, h) for h in range(8, 20)])
+    results = await asyncio.gather(*(scheduler.enqueue_reminders(pool, NOW) for _ in range(4)))
+    assert sum(results) == len(ids)
+    assert await scheduler.enqueue_reminders(pool,
+                                             NOW + timedelta(minutes=15)) == 0  # the next run, or a restart
+    (count,) = (await fetch(pool, "SELECT count(*) FROM outbox"))[0]
+    assert count == len(ids)
+
+
+async def test_failed_notifications_are_requeued_once_per_attempt(factory, pool, settings):
+    await fetch(pool, """
+        INSERT INTO notification_logs (idempotency_key, kind, template_name, recipient_phone, status,
+                                       attempts, next_attempt_at)
+        VALUES ('due', 'X', 't', '+919876543210', 'FAILED', 1, now() - interval '1 minute'),
+               ('later', 'X', 't', '+919876543210', 'FAILED', 1, now() + interval '1 hour'),
+               ('given-up', 'X', 't', '+919876543210', 'FAILED', 6, NULL),
+               ('otp', 'OTP', 't', '+919876543210', 'FAILED', 1, now() - interval '1 minute'),
+               ('sent', 'X', 't', '+919876543210', 'SENT', 1, NULL)""")
+    results = await asyncio.gather(*(scheduler.enqueue_notification_retries(pool,
+                                                                            settings) for _ in range(3)))
+    assert sum(results) == 1
+    ((actor, args, key),) = await fetch(pool, "SELECT actor_name, args, dedupe_key FROM outbox")
+    (due_id,) = (await fetch(pool, "SELECT id FROM notification_logs WHERE idempotency_key = 'due'"))[0]
+    assert (actor, args, key) == ("send_notification", [due_id], f"notification-retry:{due_id}:1")
+    # After another failed attempt, it may be queued again.
+    await fetch(pool, "UPDATE notification_logs SET attempts = 2 WHERE id = %s", (due_id,))
+    assert await scheduler.enqueue_notification_retries(pool, settings) == 1
+
+
+async def test_reconciliation_is_queued_once_per_slot(pool):
+    assert await scheduler.enqueue_reconciliation(pool, datetime(2026, 6, 4, 10, 1, tzinfo=UTC)) == 1
+    assert await scheduler.enqueue_reconciliation(pool, datetime(2026, 6, 4, 10, 4, tzinfo=UTC)) == 0
+    assert await scheduler.enqueue_reconciliation(pool, datetime(2026, 6, 4, 10, 5, tzinfo=UTC)) == 1
+    assert [r[0] for r in await fetch(pool, "SELECT actor_name FROM outbox")] == ["reconcile_payments"] * 2
+
+
+async def test_cleanup_is_queued_for_a_worker_once_per_hour(pool):
+    at = datetime(2026, 6, 4, 10, 1, tzinfo=UTC)
+    results = await asyncio.gather(*(scheduler.enqueue_purge(pool, at) for _ in range(4)))
+    assert sorted(results) == [0, 0, 0, 1]
+    assert await scheduler.enqueue_purge(pool, at + timedelta(minutes=58)) == 0
+    assert await scheduler.enqueue_purge(pool, at + timedelta(minutes=59)) == 1
+    assert [r[0] for r in await fetch(pool, "SELECT actor_name FROM outbox")] == ["purge_expired"] * 2
+
+
+async def test_cleanup_removes_expired_otps_sessions_and_old_outbox_rows(factory, pool, settings):
+    user = await factory.user()
+    await fetch(pool, """
+        INSERT INTO otp_requests (phone, otp_hash, expires_at) VALUES
+          ('+919876543210', 'h', now() - interval '2 days'),
+          ('+919876543210', 'h', now() + interval '5 minutes')""")
+    await fetch(pool, """
+        INSERT INTO auth_sessions (user_id, refresh_token_hash, expires_at, revoked_at) VALUES
+          (%(u)s, 'a', now() - interval '2 days', NULL),
+          (%(u)s, 'b', now() + interval '1 day', now() - interval '30 days'),
+          (%(u)s, 'c', now() + interval '1 day', now() - interval '1 hour'),
+          (%(u)s, 'd', now() + interval '1 day', NULL)""", {"u": user["id"]})
+    await fetch(pool, """
+        INSERT INTO outbox (actor_name, created_at, published_at) VALUES
+          ('a', now() - interval '9 days', now() - interval '8 days'),
+          ('b', now(), now()), ('c', now(), NULL)""")
+    assert await maintenance.purge(pool, settings) == {"otps": 1, "sessions": 2, "outbox": 1}
+    assert sorted(r[0] for r in await fetch(pool, "SELECT refresh_token_hash FROM auth_sessions")) == ["c",
+                                                                                                       "d"]
+    assert await maintenance.purge(pool, settings) == {"otps": 0, "sessions": 0, "outbox": 0}
+
+
+# --- the relay -------------------------------------------------------------------
+
+
+@pytest.fixture
+def queue_reader(settings):
+    client = redis_sync.Redis.from_url(settings.redis_url)
+    client.flushdb()
+
+    def messages(queue: str = "default") -> list[dict]:
+        ids = client.lrange(f"dramatiq:{queue}", 0, -1)
+        return [json.loads(client.hget(f"dramatiq:{queue}.msgs", i)) for i in ids]
+
+    yield messages
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def publisher(settings):
+    made = relay.Publisher(settings)
+    yield made
+    made.close()
+
+
+async def add_outbox(pool, count: int, actor: str = outbox.APPOINTMENT_BOOKED) -> list[int]:
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("INSERT INTO outbox (actor_name, args) SELECT %s, jsonb_build_array(n)"
+                          " FROM generate_series(1, %s) n RETURNING id", (actor, count))
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def test_sweep_publishes_each_row_once_even_when_two_run_at_once(pool, publisher, queue_reader):
+    total = 2 * relay.PARALLEL_THRESHOLD + 100  # batches above the threshold: split across threads
+    ids = await add_outbox(pool, total - 3)
+    reminder_ids = await add_outbox(pool, 3, outbox.APPOINTMENT_REMINDER)
+    batch = relay.PARALLEL_THRESHOLD + 50
+    results = await asyncio.gather(relay.publish_pending(pool, publisher, batch=batch),
+                                   relay.publish_pending(pool, publisher, batch=batch))
+    assert sum(results) == total
+    published = queue_reader("default")
+    assert sorted(m["args"][0] for m in published) == list(range(1, total - 2))
+    assert all(m["actor_name"] == "appointment_booked" for m in published)
+    assert len(queue_reader("reminders")) == 3
+    left = await fetch(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    assert left == [(0,)] and len(ids + reminder_ids) == total
+    assert await relay.publish_pending(pool, publisher) == 0  # nothing twice
+
+
+async def test_sweep_with_redis_down_keeps_rows_for_later(pool, settings, queue_reader):
+    await add_outbox(pool, 5)
+    down = relay.Publisher(settings.replace(redis_url="redis://127.0.0.1:1/0"))
+    try:
+        assert await relay.publish_pending(pool, down) == 0
+    finally:
+        down.close()
+    rows = await fetch(pool, "SELECT published_at, attempts, last_error FROM outbox")
+    assert all(p is None and a == 1 and "ConnectionError" in e for p, a, e in rows)
+    up = relay.Publisher(settings)
+    try:
+        assert await relay.publish_pending(pool, up) == 5
+    finally:
+        up.close()
+    assert len(queue_reader()) == 5
+
+
+async def test_relay_publishes_right_after_commit(client, pool, queue_reader):
+    """The app's relay (started with the app) hears NOTIFY on commit; no sweep interval to wait for."""
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        async with cur.begin():
+            await cur.execute("INSERT INTO outbox (actor_name, args) VALUES ('appointment_booked', '[7]')")
+            await asyncio.sleep(0.3)
+            assert queue_reader() == []  # not before the commit
+    started = asyncio.get_running_loop().time()
+    await wait_for(lambda: queue_reader(), timeout=3, interval=0.02, what="the relay to publish")
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert [m["args"] for m in queue_reader()] == [[7]]
+    await wait_for(lambda: fetch(pool, "SELECT 1 FROM outbox WHERE published_at IS NOT NULL"), timeout=3)
+
+
+async def test_publishing_to_a_hung_redis_never_blocks_the_event_loop(pool, settings):
+    """Invariant 5 for the relay in the API process: a Redis that accepts connections and never
+    answers stalls only the publisher's thread (until its socket timeout), not the event loop."""
+    accepted: list[asyncio.StreamWriter] = []
+    hung = await asyncio.start_server(lambda reader, writer: accepted.append(writer), "127.0.0.1", 0)
+    port = hung.sockets[0].getsockname()[1]
+    await add_outbox(pool, 3)
+    stalled = relay.Publisher(settings.replace(redis_url=f"redis://127.0.0.1:{port}/0"))
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def tick():
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.02)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        started = loop.time()
+        assert await relay.publish_pending(pool, stalled) == 0
+        assert loop.time() - started >= 1.5  # it did wait on the hung server (socket timeout 2 s)
+    finally:
+        ticker.cancel()
+        stalled.close()
+        hung.close()
+        for writer in accepted:
+            writer.close()
+            await writer.wait_closed()
+        await hung.wait_closed()
+    assert len(gaps) > 50 and max(gaps) < 0.5
+    rows = await fetch(pool, "SELECT published_at, last_error FROM outbox")
+    assert all(p is None and "Timeout" in e for p, e in rows)

@@ -1,0 +1,228 @@
+"""The OpenAPI document lists every route with its schemas and roles; /api/docs works offline."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from aiohttp import web
+from marshmallow import fields
+
+from mibo import openapi
+from mibo.apidoc import documented
+from mibo.permissions import requires
+from schemas.base import CamelSchema
+
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+
+
+class LateBodySchema(CamelSchema):
+    scheduled_start_at = fields.DateTime(required=True)
+    duration_minutes = fields.Integer()
+
+
+@requires("appointments.create")
+@documented("A route added after the OpenAPI module was set up", tags=("Late",), body=LateBodySchema,
+            status=201)
+async def late_documented(request: web.Request) -> web.Response:
+    raise AssertionError("never called")
+
+
+@requires("appointments.view")
+async def late_undocumented(request: web.Request) -> web.Response:
+    """Summary taken from the docstring.
+
+    Not this line.
+    """
+    raise AssertionError("never called")
+
+
+@pytest.fixture
+def late_app(app):
+    # Registered after mibo.routes ran (openapi included), as a later module would be.
+    app.router.add_post(r"/api/late/{id:\d+}/things/{slug}", late_documented)
+    app.router.add_get(r"/api/late/{id:\d+}/things/{slug}", late_undocumented)
+    return app
+
+
+@pytest.fixture
+async def document(aiohttp_client, late_app):
+    client = await aiohttp_client(late_app)
+    resp = await client.get("/api/openapi.json")  # public: no token
+    assert resp.status == 200
+    assert resp.content_type == "application/json"
+    return await resp.json()
+
+
+def refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+def resolve(document: dict, ref: str) -> dict:
+    assert ref.startswith("#/"), ref
+    node = document
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            if method != "parameters":
+                yield path, method, op
+
+
+async def test_document_is_structurally_valid_openapi_3(document):
+    assert re.fullmatch(r"3\.\d+\.\d+", document["openapi"])
+    assert document["info"]["title"] == "Mibo API" and document["info"]["version"]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+    }
+    assert document["paths"]
+    for ref in refs(document):
+        assert isinstance(resolve(document, ref), dict), ref
+    operation_ids = [op["operationId"] for _, _, op in operations(document)]
+    assert len(operation_ids) == len(set(operation_ids))
+    for path, method, op in operations(document):
+        assert path.startswith("/") and ":" not in path, path  # no aiohttp regex left in a path
+        assert op["summary"] and op["responses"], (path, method)
+        assert all(re.fullmatch(r"[1-5]\d\d", status) for status in op["responses"]), (path, method)
+        declared = {p["name"] for p in document["paths"][path].get("parameters", []) if p["in"] == "path"}
+        assert declared == set(re.findall(r"\{(\w+)\}", path)), path
+
+
+async def test_every_registered_route_is_in_the_document(document, late_app):
+    registered = {
+        (route.method.lower(), route.resource.canonical)
+        for route in late_app.router.routes()
+        if route.method not in SKIPPED_METHODS
+    }
+    documented_ops = {(method, path) for path, method, _ in operations(document)}
+    assert registered - documented_ops == set()
+    assert ("get", "/api/analytics/dashboard") in documented_ops
+    assert ("post", "/api/late/{id}/things/{slug}") in documented_ops
+
+
+async def test_path_parameters_are_typed_from_the_route_regex(document):
+    parameters = {p["name"]: p for p in document["paths"]["/api/late/{id}/things/{slug}"]["parameters"]}
+    assert parameters["id"] == {"in": "path", "name": "id", "required": True,
+                                "schema": {"type": "integer", "minimum": 1}}
+    assert parameters["slug"]["schema"] == {"type": "string"} and parameters["slug"]["required"] is True
+
+
+async def test_documented_bodies_appear_with_camel_case_properties(document):
+    late = document["paths"]["/api/late/{id}/things/{slug}"]["post"]
+    assert late["summary"] == "A route added after the OpenAPI module was set up"
+    assert late["tags"] == ["Late"]
+    assert "201" in late["responses"] and "400" in late["responses"]
+    body = resolve(document, late["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    assert set(body["properties"]) == {"scheduledStartAt", "durationMinutes"}
+    assert body["required"] == ["scheduledStartAt"]
+
+    bodies = 0
+    for path, method, op in operations(document):
+        if "requestBody" not in op:
+            continue
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        schema = resolve(document, schema["$ref"]) if "$ref" in schema else schema
+        assert all("_" not in name for name in schema.get("properties", {})), (path, method)
+        bodies += 1
+    assert bodies >= 1
+
+
+async def test_query_parameters_and_response_envelope_of_a_documented_handler(document):
+    op = document["paths"]["/api/analytics/top-doctors"]["get"]
+    query = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+    assert set(query) == {"period", "centreId", "limit"}
+    assert query["period"]["schema"]["enum"] == ["week", "month", "year"]
+    data = op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]
+    assert data["type"] == "array"
+    row = resolve(document, data["items"]["$ref"])
+    assert {"clinicianId", "completedAppointments", "noShowRate", "revenue"} <= set(row["properties"])
+
+
+async def test_roles_and_security_come_from_the_permission_table(document):
+    dashboard = document["paths"]["/api/analytics/dashboard"]["get"]
+    assert "Roles: ADMIN, MANAGER, CENTRE_MANAGER (permission `analytics.view`)" in dashboard["description"]
+    assert dashboard["security"] == [{"bearerAuth": []}]
+    assert {"401", "403"} <= set(dashboard["responses"])
+    health = document["paths"]["/api/health"]["get"]
+    assert health["security"] == [] and health["description"].startswith("Public")
+    for path, method, op in operations(document):
+        assert op["security"] in ([], [{"bearerAuth": []}]), (path, method)
+
+
+async def test_undocumented_route_is_summarised_by_its_docstring(document):
+    op = document["paths"]["/api/late/{id}/things/{slug}"]["get"]
+    assert op["summary"] == "Summary taken from the docstring."
+    assert op["tags"] == ["Late"]
+    roles = "ADMIN, MANAGER, CENTRE_MANAGER, CARE_COORDINATOR, FRONT_DESK, CLINICIAN"
+    assert f"Roles: {roles} (permission `appointments.view`)" in op["description"]
+
+
+async def test_document_is_built_once_per_app(aiohttp_client, app, monkeypatch):
+    client = await aiohttp_client(app)
+    first = await (await client.get("/api/openapi.json")).text()
+    monkeypatch.setattr(openapi, "build_document", lambda app: pytest.fail("rebuilt the document"))
+    assert await (await client.get("/api/openapi.json")).text() == first
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline_scripts = 0
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.urls += [attrs[name] for name in ("src", "href") if name in attrs]
+        self._in_script = tag == "script"
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.inline_scripts += 1
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+
+async def test_docs_page_uses_only_local_assets(client):
+    resp = await client.get("/api/docs")
+    assert resp.status == 200 and resp.content_type == "text/html"
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe-eval" not in csp
+    page = _Links()
+    page.feed(await resp.text())
+    assert page.inline_scripts == 0  # the CSP allows no inline script
+    assert page.urls and all(url.startswith("/api/docs/") for url in page.urls), page.urls
+    for url in page.urls:
+        asset = await client.get(url)
+        assert asset.status == 200, url
+        if url.endswith(".js"):
+            assert "javascript" in asset.content_type, url
+            assert "SwaggerUIBundle" in await asset.text(), url
+        if url.endswith(".css"):
+            assert asset.content_type == "text/css"
+    init = await (await client.get("/api/docs/init.js")).text()
+    assert '"/api/openapi.json"' in init
+
+
+async def test_bundle_comes_from_the_package_and_other_files_are_not_served(client):
+    resp = await client.get("/api/docs/static/swagger-ui-bundle.js")
+    assert resp.status == 200
+    assert len(await resp.read()) == (openapi.SWAGGER_UI_DIR / "swagger-ui-bundle.js").stat().st_size
+    assert resp.headers["Cache-Control"].startswith("public")
+    for name in ("swagger-initializer.js", "LICENSE", "..%2F__init__.py", "index.html"):
+        resp = await client.get(f"/api/docs/static/{name}")
+        assert resp.status == 404, name

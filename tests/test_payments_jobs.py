@@ -1,0 +1,284 @@
+"""Payment actors' work against the sandbox: payment links (made once, sent once, paid, expired),
+reconciliation of open payments, and concurrent processing of events for one payment."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from jobs import payments as payment_jobs
+from mibo import db
+from tests.payments_support import (
+    FEE,
+    START,
+    PaymentWorker,
+    book,
+    create_order,
+    deliver,
+    outbox_rows,
+    pay,
+    payments_api,
+    rows,
+    value,
+)
+
+
+@pytest.fixture
+def pay_settings(sandbox):
+    # Reconcile anything open at all (the minimum in production is a minute).
+    return sandbox.settings.replace(payment_reconcile_after_minutes=0)
+
+
+@pytest.fixture
+async def api(aiohttp_client, pay_settings, pool, redis, otp_sender):
+    return await payments_api(aiohttp_client, pay_settings, pool, redis, otp_sender)
+
+
+@pytest.fixture
+def worker(pool, pay_settings, factory):
+    return PaymentWorker(pool, pay_settings, factory)
+
+
+APPOINTMENT_STATUS = "SELECT status FROM appointments WHERE id = %s"
+
+
+async def link_requested(api, factory, worker):
+    """A front-desk user asks for a payment link; the worker makes it and queues the WhatsApp."""
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    appointment = await book(factory, centre)
+    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
+                          json={"appointmentId": appointment["id"]})
+    body = await resp.json()
+    assert resp.status == 201, body
+    assert await worker.run() == ["SENT"]
+    return desk, appointment, body["data"]
+
+
+async def test_payment_link_is_made_once_and_sent_over_whatsapp(api, factory, sandbox, worker, pool,
+                                                                pay_settings):
+    desk, appointment, payment = await link_requested(api, factory, worker)
+    assert (payment["channel"], payment["status"], payment["amount"], payment["recordedByUserId"]) == (
+        "PAYMENT_LINK", "CREATED", FEE, desk.id)
+    [link] = sandbox.state.links.values()
+    assert (link["amount"], link["reference_id"]) == (FEE * 100, f"mibo-payment-{payment['id']}")
+    window = dt.timedelta(minutes=pay_settings.payment_link_expiry_minutes)
+    assert link["expire_by"] == pytest.approx((dt.datetime.now(dt.UTC) + window).timestamp(), abs=30)
+    stored = await rows(factory, "SELECT payment_link_id, payment_link_url, expires_at FROM payments")
+    assert stored[0][:2] == (link["id"], link["short_url"])
+    assert stored[0][2] == dt.datetime.fromtimestamp(link["expire_by"], dt.UTC)
+    [message] = await rows(factory, "SELECT id, idempotency_key, kind, template_name, recipient_phone,"
+                                    " payload, appointment_id FROM notification_logs")
+    notification_id, key, kind, template, phone, payload, appointment_id = message
+    assert (key, kind, template, phone, appointment_id) == (
+        f"payment:{payment['id']}:PAYMENT_LINK:patient", "PAYMENT_LINK", "mibo_payment_link",
+        appointment["patient"]["phone"], appointment["id"])
+    assert payload["name"] == "Ravi Kumar"
+    values = payload["bodyValues"]
+    # The appointment's time in the centre's zone (Asia/Kolkata), never UTC.
+    assert values["when"] == "5 June 2026, 10:00 am"
+    assert (values["link"], values["amount"], values["clinicianName"]) == (link["short_url"], "₹1,500.00",
+                                                                           "Dr Asha Rao")
+    assert [args for _, args, _ in await outbox_rows(factory, "send_notification")] == [[notification_id]]
+    # Asking again returns the open link; running the actor again changes nothing.
+    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
+                          json={"appointmentId": appointment["id"]})
+    again = await resp.json()
+    assert (resp.status, again["data"]["id"], again["data"]["paymentLinkUrl"]) == (
+        200, payment["id"], link["short_url"])
+    assert await payment_jobs.make_payment_link(pool, pay_settings, payment["id"]) == "DONE"
+    assert len(sandbox.state.links) == 1
+    assert await value(factory, "SELECT count(*) FROM notification_logs") == 1
+    assert len(await outbox_rows(factory, "create_payment_link")) == 1
+
+
+async def test_a_retried_link_creation_reuses_the_link_razorpay_already_made(api, factory, sandbox, pool,
+                                                                              pay_settings):
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    appointment = await book(factory, centre)
+    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
+                          json={"appointmentId": appointment["id"]})
+    payment_id = (await resp.json())["data"]["id"]
+    # A first run made the link at Razorpay, then died before storing it.
+    client = payment_jobs.RazorpayClient(pay_settings, attempts=1)
+    made = await asyncio.to_thread(client.create_payment_link, FEE * 100, "INR", "x",
+                                   {"name": "Ravi", "contact": "+919800000000"},
+                                   int(dt.datetime.now(dt.UTC).timestamp()) + 3600,
+                                   payment_jobs.reference_id(payment_id))
+    client.close()
+    assert await payment_jobs.make_payment_link(pool, pay_settings, payment_id) == "SENT"
+    assert len(sandbox.state.links) == 1
+    assert await value(factory, "SELECT payment_link_id FROM payments") == made["id"]
+
+
+async def test_payment_link_paid_confirms_the_appointment(api, factory, sandbox, worker):
+    _, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    paid = await pay(sandbox, paymentLinkId=link["id"], outcome="captured")
+    assert paid["event"] == "payment_link.paid"
+    for _ in range(2):
+        await deliver(api, paid)
+    assert await worker.run() == ["CONFIRMED"]
+    assert await rows(factory, "SELECT status, payment_id, paid_at IS NOT NULL FROM payments") == [
+        ("SUCCESS", paid["payment"]["id"], True)]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
+
+
+async def test_payment_link_expired_cancels_the_appointment_and_frees_the_slot(api, factory, sandbox, worker):
+    _, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    status, expired = await sandbox.post("/_sandbox/razorpay/expire-link", {"paymentLinkId": link["id"]})
+    assert status == 200
+    await deliver(api, expired)
+    assert await worker.run() == ["LINK_EXPIRED"]
+    assert await rows(factory, "SELECT status, failure_reason FROM payments") == [
+        ("FAILED", "Payment link expired")]
+    assert await rows(factory, "SELECT status, cancellation_reason FROM appointments WHERE id = %s",
+                      (appointment["id"],)) == [("CANCELLED", "Payment link expired unpaid")]
+    history = await rows(factory, "SELECT from_status, to_status FROM appointment_status_history"
+                                  " WHERE appointment_id = %s", (appointment["id"],))
+    assert history == [("BOOKED", "CANCELLED")]
+    cancellations = await outbox_rows(factory, "appointment_cancelled")
+    assert [args for _, args, _ in cancellations] == [[appointment["id"]]]
+    assert await outbox_rows(factory, "appointment_confirmed") == []
+    # The slot is free again: the same clinician can be booked at the same time.
+    again = await book(factory, appointment["centre_id"], clinician_id=appointment["clinician_id"])
+    assert await value(factory, APPOINTMENT_STATUS, (again["id"],)) == "BOOKED"
+
+
+async def test_a_late_paid_event_after_expiry_is_kept_and_flagged_for_refund(api, factory, sandbox, worker,
+                                                                             pool):
+    _, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    paid = await pay(sandbox, paymentLinkId=link["id"], outcome="captured")
+    # The expiry is processed first (events out of order), then the payment turns up.
+    async with db.transaction(pool) as cur:
+        assert await payment_jobs.rules.expire_payment_link(cur, payment["id"]) == "LINK_EXPIRED"
+    await deliver(api, paid)
+    assert await worker.run() == ["FLAGGED"]
+    status, flag, refund = (await rows(factory, "SELECT status, flag_reason, refund_requested_at IS NOT NULL"
+                                                " FROM payments"))[0]
+    assert (status, flag, refund) == ("SUCCESS", "PAID_BUT_APPOINTMENT_CANCELLED", True)
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CANCELLED"
+    assert await outbox_rows(factory, "appointment_confirmed") == []
+
+
+async def test_link_request_refusals(api, factory):
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    confirmed = await book(factory, centre, status="CONFIRMED")
+    free = await book(factory, centre, fee=0, start=START.replace(day=9))
+    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
+                          json={"appointmentId": confirmed["id"]})
+    assert (resp.status, (await resp.json())["error"]["code"]) == (409, "ALREADY_CONFIRMED")
+    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
+                          json={"appointmentId": free["id"]})
+    assert (resp.status, (await resp.json())["error"]["code"]) == (422, "NO_FEE_TO_PAY")
+    assert await value(factory, "SELECT count(*) FROM payments") == 0
+
+
+# --- reconciliation -------------------------------------------------------------
+
+
+async def open_order(api, factory):
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    appointment = await book(factory, centre)
+    status, body = await create_order(api, desk, appointment["id"])
+    assert status == 200
+    return appointment, body["data"]
+
+
+async def test_reconciliation_confirms_a_paid_order_whose_webhook_never_came(api, factory, sandbox, pool,
+                                                                             pay_settings):
+    appointment, order = await open_order(api, factory)
+    unpaid_appointment, unpaid = await open_order(api, factory)
+    paid = await pay(sandbox, orderId=order["orderId"], outcome="captured")  # webhook not delivered
+    outcomes = await payment_jobs.reconcile_stale(pool, pay_settings)
+    assert outcomes == {"CONFIRMED": 1, "UNCHANGED": 1}
+    assert await rows(factory, "SELECT id, status, payment_id FROM payments ORDER BY id") == [
+        (order["paymentId"], "SUCCESS", paid["payment"]["id"]), (unpaid["paymentId"], "CREATED", None)]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert await value(factory, APPOINTMENT_STATUS, (unpaid_appointment["id"],)) == "BOOKED"
+    # The webhook arriving late, and a second run, change nothing.
+    await deliver(api, paid)
+    assert await PaymentWorker(pool, pay_settings, factory).run() == ["ALREADY_PAID"]
+    assert (await payment_jobs.reconcile_stale(pool, pay_settings)) == {"UNCHANGED": 1}
+    assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
+
+
+async def test_reconciliation_fails_an_expired_unpaid_order_and_leaves_recent_ones(api, factory, pool,
+                                                                                   pay_settings):
+    _, old = await open_order(api, factory)
+    _, recent = await open_order(api, factory)
+    await factory.fetchone("UPDATE payments SET created_at = now() - interval '3 hours'"
+                           " WHERE id = %s RETURNING id", (old["paymentId"],))
+    assert await payment_jobs.reconcile_stale(pool, pay_settings) == {"FAILED": 1, "UNCHANGED": 1}
+    assert await rows(factory, "SELECT id, status, failure_reason FROM payments ORDER BY id") == [
+        (old["paymentId"], "FAILED", "Order expired unpaid"), (recent["paymentId"], "CREATED", None)]
+    # Not yet due: with the production default nothing open for less than 15 minutes is checked.
+    not_due = pay_settings.replace(payment_reconcile_after_minutes=15)
+    assert await payment_jobs.reconcile_stale(pool, not_due) == {}
+
+
+async def test_reconciliation_settles_payment_links_with_razorpay(api, factory, sandbox, worker, pool,
+                                                                  pay_settings):
+    _, paid_appointment, paid_payment = await link_requested(api, factory, worker)
+    _, lapsed_appointment, lapsed_payment = await link_requested(api, factory, worker)
+    by_payment = {int(link["notes"]["paymentId"]): link for link in sandbox.state.links.values()}
+    await pay(sandbox, paymentLinkId=by_payment[paid_payment["id"]]["id"], outcome="captured")
+    status, _ = await sandbox.post("/_sandbox/razorpay/expire-link",
+                                   {"paymentLinkId": by_payment[lapsed_payment["id"]]["id"]})
+    assert status == 200
+    assert await payment_jobs.reconcile_stale(pool, pay_settings) == {"CONFIRMED": 1, "LINK_EXPIRED": 1}
+    assert await value(factory, APPOINTMENT_STATUS, (paid_appointment["id"],)) == "CONFIRMED"
+    assert await value(factory, APPOINTMENT_STATUS, (lapsed_appointment["id"],)) == "CANCELLED"
+
+
+async def test_reconciliation_survives_an_unreachable_razorpay(api, factory, sandbox, pool, pay_settings):
+    await open_order(api, factory)
+    await sandbox.fault("razorpay", status=500, count=10)
+    assert await payment_jobs.reconcile_stale(pool, pay_settings) == {"ERROR": 1}
+    assert await value(factory, "SELECT status FROM payments") == "CREATED"
+
+
+# --- concurrency ----------------------------------------------------------------
+
+
+async def test_concurrent_events_for_one_payment_confirm_once(api, factory, sandbox, pool, pay_settings):
+    appointment, order = await open_order(api, factory)
+    paid = await pay(sandbox, orderId=order["orderId"], outcome="captured")
+    await deliver(api, paid)
+    again = {**paid["headers"], "X-Razorpay-Event-Id": paid["eventId"] + "-order-paid"}
+    await deliver(api, paid, headers=again)
+    event_ids = [row[0] for row in await rows(factory, "SELECT id FROM webhook_events ORDER BY id")]
+    # Both events, each delivered twice, and a reconciliation, all at once.
+    outcomes = await asyncio.gather(
+        *(payment_jobs.handle_razorpay_event(pool, event_id) for event_id in event_ids * 2),
+        payment_jobs.reconcile_one(pool, pay_settings, order["paymentId"]))
+    assert sorted(map(str, outcomes)).count("CONFIRMED") == 1
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert await value(factory, "SELECT count(*) FROM appointment_status_history WHERE appointment_id = %s",
+                       (appointment["id"],)) == 1
+    assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
+
+
+async def test_reconcile_payment_run_twice_confirms_once_and_asks_razorpay_once(api, factory, sandbox, pool,
+                                                                                pay_settings):
+    """The reconcile_payment actor (queued by checkout verify) redelivered: the second run finds
+    the payment settled and neither asks Razorpay nor confirms again."""
+    appointment, order = await open_order(api, factory)
+    paid = await pay(sandbox, orderId=order["orderId"], outcome="captured")  # webhook not delivered
+    asked = len(sandbox.state.requests)
+    outcomes = [await payment_jobs.reconcile_one(pool, pay_settings, order["paymentId"]) for _ in range(2)]
+    assert outcomes == ["CONFIRMED", "UNCHANGED"]
+    lookups = [r["path"] for r in sandbox.state.requests[asked:]]
+    assert lookups == [f"/razorpay/v1/orders/{order['orderId']}/payments"]
+    assert await rows(factory, "SELECT status, payment_id FROM payments") == [("SUCCESS", paid["payment"]["id"])]
+    assert await value(factory, "SELECT count(*) FROM appointment_status_history WHERE appointment_id = %s",
+                       (appointment["id"],)) == 1
+    assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
