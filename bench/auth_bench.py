@@ -4,6 +4,9 @@
    (cost 10, ~100 ms of CPU) must never block the event loop (target p99 < 20 ms).
 2. Requests/s of an authenticated GET /api/auth/me as a ratio to a bare aiohttp handler
    returning the same JSON, both measured with wrk in the same run (target >= 0.6).
+3. The price of the principal cache that makes (2) possible: how long after a revocation
+   commits in another process (here, this script's own connection) the API refuses the token,
+   and how many requests in that window were still answered.
 
 Runs against its own database (mibo_bench) and one API process on a free port.
 Usage: .venv/bin/python bench/auth_bench.py [--seconds 10]
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import free_port, wait_up  # noqa: E402
 from mibo.migrate import ensure_database, migrate  # noqa: E402
 from mibo.passwords import hash_password_sync  # noqa: E402
+from mibo.tokens import token_hash  # noqa: E402
 
 DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/mibo_bench")
 PASSWORD = "Bench-Password-1"
@@ -116,6 +120,37 @@ def wrk(url: str, seconds: int, token: str | None = None) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+async def revocation_lag(base: str, sessions: int = 30) -> dict:
+    """Revoke cached sessions from outside the API; time until each token is refused."""
+    lags, stale = [], 0
+    conn = psycopg2.connect(DSN)
+    conn.autocommit = True
+    async with aiohttp.ClientSession() as session:
+        for _ in range(sessions):
+            async with session.post(f"{base}/api/auth/login/username-password",
+                                    json={"username": "bench", "password": PASSWORD}) as resp:
+                data = (await resp.json())["data"]
+            headers = {"Authorization": f"Bearer {data['accessToken']}"}
+            for _ in range(2):  # the second answer comes from the cache
+                async with session.get(f"{base}/api/auth/me", headers=headers) as resp:
+                    assert resp.status == 200, resp.status
+            with conn.cursor() as cur:
+                cur.execute("UPDATE auth_sessions SET revoked_at = now() WHERE refresh_token_hash = %s",
+                            (token_hash(data["refreshToken"]),))
+                assert cur.rowcount == 1
+            committed = time.perf_counter()
+            while True:
+                async with session.get(f"{base}/api/auth/me", headers=headers) as resp:
+                    if resp.status == 401:
+                        break
+                    stale += 1
+            lags.append((time.perf_counter() - committed) * 1000)
+    conn.close()
+    lags.sort()
+    return {"revocations": sessions, "refused_after_p50_ms": round(statistics.median(lags), 2),
+            "refused_after_max_ms": round(lags[-1], 2), "answered_after_revocation": stale}
+
+
 async def main(seconds: int) -> None:
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
@@ -140,6 +175,7 @@ async def main(seconds: int) -> None:
         await wait_up(f"http://127.0.0.1:{bare_port}/api/auth/me")
         me_rps = wrk(f"{base}/api/auth/me", seconds, token)
         bare_rps = wrk(f"http://127.0.0.1:{bare_port}/api/auth/me", seconds)
+        lag = await revocation_lag(base)
     finally:
         api.terminate()
         api.wait()
@@ -152,6 +188,9 @@ async def main(seconds: int) -> None:
           f"{health['logins_ok']}/{health['logins']} logins ok")
     print(f"GET /api/auth/me: {me_rps:.0f} req/s; bare aiohttp handler: {bare_rps:.0f} req/s; "
           f"ratio {me_rps / bare_rps:.2f} (target >= 0.6)")
+    print(f"revocation committed by another process: token refused after p50 {lag['refused_after_p50_ms']} ms, "
+          f"max {lag['refused_after_max_ms']} ms; {lag['answered_after_revocation']} requests answered "
+          f"in between over {lag['revocations']} revocations")
 
 
 if __name__ == "__main__":

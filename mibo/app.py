@@ -18,6 +18,7 @@ from .keys import DB, EXECUTOR, METRICS, OTP_SENDER, REDIS, SETTINGS, STARTED_AT
 from .metrics import HttpMetrics
 from .middleware import auth_middleware, context_middleware, error_middleware
 from .otp import ConsoleOtpSender
+from .principals import principals_ctx
 
 
 async def database_ctx(app: web.Application):
@@ -74,7 +75,7 @@ def init_app(settings: Settings, *, pool=None, redis=None, otp_sender=None) -> w
         app[DB] = pool
     if redis is not None:
         app[REDIS] = redis
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, executor_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, executor_ctx, principals_ctx])
     app.cleanup_ctx.extend([publisher_ctx, relay_ctx])  # outbox relay (jobs/relay.py), after the pool
     routes.setup_routes(app)
     setup_cors(app, settings)

@@ -23,6 +23,7 @@ from .http import ok, ok_json_text, read_json
 from .keys import DB, EXECUTOR, OTP_SENDER, PRINCIPAL, REDIS, SETTINGS
 from .logs import log_event, mask_phone
 from .permissions import RANKING, ROLES_AND_CENTRES_OF_USER, public, requires
+from .principals import PRINCIPALS, changes_principals
 
 log = logging.getLogger("mibo.auth")
 
@@ -243,6 +244,7 @@ async def login_username_password(request: web.Request) -> web.Response:
     return await password_login(request, LOGIN_USER_BY_USERNAME, body["username"], body["password"])
 
 
+@changes_principals
 @public
 async def refresh(request: web.Request) -> web.Response:
     body = await read_json(request, RefreshSchema())
@@ -274,6 +276,7 @@ async def refresh(request: web.Request) -> web.Response:
                "refreshToken": new_refresh})
 
 
+@changes_principals
 @requires("auth.session")
 async def logout(request: web.Request) -> web.Response:
     if request.can_read_body:
@@ -286,8 +289,14 @@ async def logout(request: web.Request) -> web.Response:
 
 @requires("auth.session")
 async def me(request: web.Request) -> web.Response:
-    async with db.connection(request.app[DB]) as cur:
-        return ok_json_text(await auth_user_json(cur, request[PRINCIPAL].user_id))
+    user_id, cache = request[PRINCIPAL].user_id, request.app[PRINCIPALS]
+    user_json = cache.get(("me", user_id))
+    if user_json is None:
+        epoch = cache.epoch
+        async with db.connection(request.app[DB]) as cur:
+            user_json = await auth_user_json(cur, user_id)
+        cache.put(("me", user_id), user_json, user_id, epoch)
+    return ok_json_text(user_json)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -34,6 +34,7 @@ from .errors import ApiError
 from .http import ok, ok_page, path_id, read_json, read_query
 from .keys import DB, PRINCIPAL
 from .permissions import CLINICIAN, Principal, check_centre, requires
+from .principals import changes_principals
 
 # --- SQL ------------------------------------------------------------------------
 
@@ -251,6 +252,7 @@ async def get_clinician(request: web.Request) -> web.Response:
     return ok(_detail_schema.dump(clinician))
 
 
+@changes_principals
 @requires("clinicians.create")
 @documented(
     "Create a clinician (a new staff user, or an existing one by userId)",
@@ -300,6 +302,7 @@ async def create_clinician(request: web.Request) -> web.Response:
     return ok(_detail_schema.dump(clinician), status=201)
 
 
+@changes_principals
 @requires("clinicians.update")
 @documented(
     "Update a clinician's profile and scheduling settings",
@@ -342,6 +345,7 @@ async def update_clinician(request: web.Request) -> web.Response:
     return ok(_detail_schema.dump(clinician))
 
 
+@changes_principals
 @requires("clinicians.delete")
 @documented(
     "Deactivate a clinician (refused while they have upcoming appointments)",

@@ -91,6 +91,7 @@ class Settings:
     payment_order_expiry_minutes: int = 120
     # Background jobs (issue 5).
     otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
+    principal_cache_seconds: int = 60
     outbox_relay: bool = True
     outbox_relay_interval: int = 5
     broker_heartbeat_timeout: int = 10
@@ -223,6 +224,9 @@ VARIABLES: dict[str, tuple[str, object]] = {
     # A checkout order still unpaid after this long is marked FAILED by reconciliation.
     "PAYMENT_ORDER_EXPIRY_MINUTES": ("payment_order_expiry_minutes", _int(15, 43200)),
     "OTP_CHANNEL": ("otp_channel", _choice("whatsapp", "console")),
+    # How long an API process may keep a session's principal (mibo/principals.py; 0: off).
+    # Changes reach every process at once through LISTEN/NOTIFY; this is only a backstop.
+    "PRINCIPAL_CACHE_SECONDS": ("principal_cache_seconds", _int(0, 3600)),
     # The API process publishes committed outbox rows (LISTEN/NOTIFY) and sweeps every interval.
     "OUTBOX_RELAY": ("outbox_relay", _bool),
     "OUTBOX_RELAY_INTERVAL": ("outbox_relay_interval", None),

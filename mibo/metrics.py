@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import prometheus_client
 from aiohttp import web
@@ -18,6 +18,8 @@ class HttpMetrics:
     registry: prometheus_client.CollectorRegistry
     requests: prometheus_client.Counter
     latency: prometheus_client.Histogram
+    # Labelled children by (method, route, status): `labels()` takes a lock and builds keys each call.
+    _children: dict = field(default_factory=dict)
 
     @classmethod
     def create(cls) -> HttpMetrics:
@@ -35,8 +37,12 @@ class HttpMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = self._children[method, route, status] = (
+                self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def setup_routes(app: web.Application, metrics: HttpMetrics) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import random
 import re
 import time
 import traceback
-import uuid
 
 import psycopg2
 from aiohttp import web
@@ -19,6 +19,7 @@ from .http import dumps
 from .keys import DB, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS
 from .logs import log_event, request_id_var
 from .permissions import PUBLIC, Principal
+from .principals import PRINCIPALS
 
 log = logging.getLogger("mibo.http")
 
@@ -46,7 +47,8 @@ def route_template(request: web.Request) -> str:
 @web.middleware
 async def context_middleware(request: web.Request, handler):
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    # Ids need to be unique, not secret: no system call per request (uuid4 reads os.urandom).
+    request_id = incoming if _REQUEST_ID.match(incoming) else f"{random.getrandbits(128):032x}"
     request[REQUEST_ID] = request_id
     token = request_id_var.set(request_id)
     started = time.perf_counter()
@@ -139,15 +141,16 @@ async def error_middleware(request: web.Request, handler):
 
 # --- authentication -------------------------------------------------------------
 
-# One query per request: the session must be live and the user an active staff member;
-# roles and centres come from the database, never from the token.
+# The session must be live and the user an active staff member; roles and centres come from
+# the database, never from the token. Cached per process until any of it changes.
 PRINCIPAL_BY_SESSION = """
 SELECT
     COALESCE((SELECT array_agg(DISTINCT r.name) FROM user_roles ur JOIN roles r ON r.id = ur.role_id
               WHERE ur.user_id = u.id AND ur.is_active), '{}') AS roles,
     COALESCE((SELECT array_agg(csa.centre_id) FROM centre_staff_assignments csa
               WHERE csa.user_id = u.id AND csa.is_active), '{}') AS centre_ids,
-    (SELECT cp.id FROM clinician_profiles cp WHERE cp.user_id = u.id) AS clinician_id
+    (SELECT cp.id FROM clinician_profiles cp WHERE cp.user_id = u.id) AS clinician_id,
+    EXTRACT(EPOCH FROM s.expires_at) AS session_expires_at
 FROM auth_sessions s
 JOIN users u ON u.id = s.user_id
 WHERE s.id = %s AND s.user_id = %s AND s.revoked_at IS NULL AND s.expires_at > now()
@@ -171,21 +174,29 @@ async def authenticate(request: web.Request, accepts_service_token: bool) -> Pri
     token = bearer_token(request)
     if accepts_service_token and hmac.compare_digest(token.encode(), settings.service_token.encode()):
         return SERVICE_PRINCIPAL
+    cache = request.app[PRINCIPALS]
+    principal = cache.get(token)  # kept only while valid: see mibo/principals.py
+    if principal is not None:
+        return principal
     try:
         claims = tokens.decode_access(settings, token)
     except tokens.TokenError as exc:
         code = "TOKEN_EXPIRED" if str(exc) == "expired" else "INVALID_TOKEN"
         raise ApiError.unauthorized("The access token is invalid or has expired", code) from None
+    epoch = cache.epoch
     row = await db.query_one(request.app[DB], PRINCIPAL_BY_SESSION, (claims.session_id, claims.user_id))
     if row is None:
         raise ApiError.unauthorized("The session has ended; sign in again", "SESSION_REVOKED")
-    return Principal(
+    principal = Principal(
         user_id=claims.user_id,
         session_id=claims.session_id,
         roles=frozenset(row["roles"]),
         centre_ids=frozenset(row["centre_ids"]),
         clinician_id=row["clinician_id"],
     )
+    cache.put(token, principal, claims.user_id, epoch,
+              expires_at=min(claims.expires_at, float(row["session_expires_at"])))
+    return principal
 
 
 @web.middleware

@@ -92,9 +92,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-def allowed(roles: Iterable[str], permission: str) -> bool:
-    granted = PERMISSIONS[permission]
-    return any(role in granted for role in roles)
+def allowed(roles: frozenset[str], permission: str) -> bool:
+    return not PERMISSIONS[permission].isdisjoint(roles)
 
 
 # --- route declarations ---------------------------------------------------------

@@ -18,6 +18,7 @@ from .errors import ApiError
 from .http import ok, ok_page, path_id, read_json, read_query
 from .keys import DB, EXECUTOR, PRINCIPAL, SETTINGS
 from .permissions import CHAIN_WIDE, RANKING, ROLES, ROLES_AND_CENTRES_OF_USER, requires
+from .principals import changes_principals
 
 # --- SQL ------------------------------------------------------------------------
 
@@ -267,6 +268,7 @@ async def create_user(request: web.Request) -> web.Response:
     return ok(_schema.dump(user), status=201)
 
 
+@changes_principals
 @requires("users.update")
 @documented(
     "Update a staff user",
@@ -338,6 +340,7 @@ async def apply_staff_changes(cur, user_id: int, body: dict) -> None:
         raise ApiError.validation({"centreIds": ["This role must be assigned to at least one centre."]})
 
 
+@changes_principals
 @requires("users.delete")
 @documented(
     "Deactivate a staff user and revoke their sessions",
