@@ -4,7 +4,9 @@ Each actor is one step, keyed in the database, and safe to run twice:
 - process_razorpay_event: a verified, stored webhook event (webhook_events.processed_at marks it done);
 - create_payment_link: the link for a payments row (reference_id = the row, so Razorpay makes one)
   and its WhatsApp message (notification_logs idempotency key);
-- reconcile_payment / reconcile_payments: ask Razorpay about open payments the webhook did not settle.
+- reconcile_payment / reconcile_payments: ask Razorpay about open payments the webhook did not settle;
+- cancel_payment_link: close a link whose appointment was paid another way or cancelled, at Razorpay
+  first and then its payments row (FAILED), so that the patient cannot pay it twice.
 All money decisions go through the rules of mibo.payments (mark_paid_and_confirm and friends),
 so a webhook, a reconciliation and a retry of either reach the same state by the same path.
 
@@ -43,6 +45,8 @@ PAYMENT_LINK_KIND = "PAYMENT_LINK"
 PAYMENT_LINK_TEMPLATE = "mibo_payment_link"
 UNMATCHED = "UNMATCHED"  # an event about an order or link that is not ours (or not stored)
 IGNORED = "IGNORED"  # an event type we do not act on
+LINK_PAID = "LINK_PAID"  # a link to cancel was paid first: the paid event or reconciliation settles it
+CLOSED = "CLOSED"  # the payment was closed while Razorpay made its link: the link is cancelled unsent
 
 # --- SQL ------------------------------------------------------------------------
 
@@ -77,6 +81,22 @@ WHERE p.id = %s AND p.channel = 'PAYMENT_LINK'
 STORE_PAYMENT_LINK = """
 UPDATE payments SET payment_link_id = %s, payment_link_url = %s, expires_at = %s
 WHERE id = %s AND payment_link_id IS NULL AND status = 'CREATED'
+"""
+
+PAYMENT_LINK_ID = "SELECT payment_link_id FROM payments WHERE id = %s"
+
+LINK_TO_CANCEL = """
+SELECT p.status, p.payment_link_id, a.status AS appointment_status
+FROM payments p JOIN appointments a ON a.id = p.appointment_id
+WHERE p.id = %s AND p.channel = 'PAYMENT_LINK'
+"""
+
+# No link made yet: nothing to cancel at Razorpay. Exclusive with STORE_PAYMENT_LINK (both need
+# payment_link_id NULL and the payment open), so either the link is stored, and then cancelled,
+# or the payment is closed first and make_payment_link cancels the link it made (CLOSED).
+FAIL_UNMADE_LINK = """
+UPDATE payments SET status = 'FAILED', failure_reason = %s
+WHERE id = %s AND payment_link_id IS NULL AND status IN ('CREATED', 'PENDING')
 """
 
 INSERT_NOTIFICATION = """
@@ -228,10 +248,21 @@ async def make_payment_link(pool, settings: Settings, payment_id: int) -> str:
         log_event(log, logging.WARNING, "payment link refused", paymentId=payment_id, status=exc.status)
         return "REFUSED"
     expires_at = datetime.fromtimestamp(link.get("expire_by") or int(expire_by.timestamp()), UTC)
+    outcome = await store_payment_link(pool, row, link, expires_at)
+    if outcome == CLOSED:
+        await cancel_unsent_link(settings, payment_id, link["id"])
+    return outcome
+
+
+async def store_payment_link(pool, row: dict, link: dict, expires_at: datetime) -> str:
+    """Store the link on its payments row and queue its WhatsApp message, in one transaction."""
+    payment_id = row["id"]
     async with db.transaction(pool) as cur:
         if not await db.execute(cur, STORE_PAYMENT_LINK, (link["id"], link.get("short_url"), expires_at,
                                                           payment_id)):
-            return "DONE"  # another run stored it first, and queued the message with it
+            # Another run stored this same link first (and queued the message with it), or the
+            # payment was closed meanwhile (paid another way, appointment cancelled).
+            return "DONE" if await db.fetch_value(cur, PAYMENT_LINK_ID, (payment_id,)) == link["id"] else CLOSED
         if not row["patient_phone"]:
             log_event(log, logging.WARNING, "payment link without a phone to send it to",
                       paymentId=payment_id)
@@ -243,6 +274,66 @@ async def make_payment_link(pool, settings: Settings, payment_id: int) -> str:
                                 dedupe_key=f"{names.SEND_NOTIFICATION}:{notification_id}")
     log_event(log, logging.INFO, "payment link created", paymentId=payment_id)
     return "SENT"
+
+
+async def cancel_unsent_link(settings: Settings, payment_id: int, link_id: str) -> None:
+    """Cancel a link made for a payment closed meanwhile, rather than leave it open until it expires.
+
+    Best effort, never retried: it was neither stored nor sent (Razorpay notifies nobody: see
+    RazorpayClient.create_payment_link), so the patient cannot pay it, and a retry of this actor
+    would not find it again (the payment is closed, so it returns NOT_PAYABLE).
+    """
+    try:
+        await razorpay_call(settings, "cancel_payment_link", link_id)
+    except ProviderError as exc:
+        log_event(log, logging.WARNING, "unsent payment link left to expire", paymentId=payment_id,
+                  error=exc.message[:200])
+
+
+def cancel_reason(appointment_status: str) -> str:
+    # Queued only for an appointment just paid (confirm_for_payment) or cancelled.
+    why = "appointment cancelled" if appointment_status == "CANCELLED" else "paid another way"
+    return f"Payment link cancelled: {why}"
+
+
+async def close_payment_link(pool, settings: Settings, payment_id: int) -> str:
+    """Cancel an open link at Razorpay, then mark its payment FAILED; the appointment is left alone."""
+    row = await db.query_one(pool, LINK_TO_CANCEL, (payment_id,))
+    if row is None or row["status"] not in rules.OPEN:
+        return rules.UNCHANGED
+    reason = cancel_reason(row["appointment_status"])
+    if row["payment_link_id"] is None:
+        async with db.transaction(pool) as cur:
+            if await db.execute(cur, FAIL_UNMADE_LINK, (reason, payment_id)):
+                log_event(log, logging.INFO, "unmade payment link closed", paymentId=payment_id, reason=reason)
+                return rules.FAILED
+        # make_payment_link stored its link in the meantime: that is the one to cancel.
+        return await close_payment_link(pool, settings, payment_id)
+    if not await closed_at_razorpay(settings, row["payment_link_id"]):
+        log_event(log, logging.WARNING, "payment link paid before it could be cancelled", paymentId=payment_id)
+        return LINK_PAID
+    async with db.transaction(pool) as cur:
+        outcome = await rules.mark_failed(cur, payment_id, reason)
+    log_event(log, logging.INFO, "payment link cancelled", paymentId=payment_id, reason=reason, outcome=outcome)
+    return outcome
+
+
+async def closed_at_razorpay(settings: Settings, link_id: str) -> bool:
+    """Cancel the link; False if it was paid first (then Razorpay refuses the cancel)."""
+    try:
+        await razorpay_call(settings, "cancel_payment_link", link_id)
+        return True
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        status = (await razorpay_call(settings, "fetch_payment_link", link_id)).get("status")
+        if status == "paid":
+            return False
+        # Already closed (an earlier run cancelled it and stopped short of the database, or it
+        # expired): nobody can pay it any more. Any other refusal is not ours to paper over.
+        if status in ("cancelled", "expired"):
+            return True
+        raise
 
 
 # --- reconciliation -------------------------------------------------------------
@@ -312,6 +403,12 @@ async def create_payment_link(payment_id: int) -> None:
 @dramatiq.actor(actor_name=names.RECONCILE_PAYMENT, **options(time_limit=2 * MINUTE))
 async def reconcile_payment(payment_id: int) -> None:
     await reconcile_one(await context.pool(), worker_settings, payment_id)
+
+
+# Three minutes: at worst two calls (a refused cancel, then the fetch), each with the client's retries.
+@dramatiq.actor(actor_name=names.CANCEL_PAYMENT_LINK, **options(time_limit=3 * MINUTE))
+async def cancel_payment_link(payment_id: int) -> None:
+    await close_payment_link(await context.pool(), worker_settings, payment_id)
 
 
 # Periodic: the scheduler enqueues it; a run that overlaps another only repeats idempotent checks.

@@ -4,7 +4,8 @@ The real services cannot be reached from development machines or CI, and they ca
 to fail on demand. This one server speaks the subset of their APIs our clients use, through the
 official client libraries, so the same code runs against it and against production:
 
-    /razorpay/v1/orders, /orders/{id}, /orders/{id}/payments, /payment_links, /payment_links/{id}
+    /razorpay/v1/orders, /orders/{id}, /orders/{id}/payments, /payment_links, /payment_links/{id},
+                /payment_links/{id}/cancel
     /gallabox/devapi/messages/whatsapp
     /google/token                                         (OAuth jwt-bearer grant)
     /google/calendar/v3/calendars/{calendarId}/events[/{eventId}]
@@ -342,6 +343,17 @@ async def fetch_payment_link(request: web.Request) -> web.Response:
     return web.json_response(link)
 
 
+async def cancel_payment_link(request: web.Request) -> web.Response:
+    """Razorpay cancels only an unpaid, open link; a paid, cancelled or expired one is a 400."""
+    link = request.app[SANDBOX].links.get(request.match_info["link_id"])
+    if not link:
+        return razorpay_error(400, "The id provided does not exist", "id")
+    if link["status"] != "created":
+        return razorpay_error(400, f"Payment link cannot be cancelled as it is already {link['status']}")
+    link.update(status="cancelled", cancelled_at=_now(), updated_at=_now())
+    return web.json_response(link)
+
+
 # --- Gallabox ---
 
 def _gallabox_problem(data: dict | None, channel_id: str) -> str | None:
@@ -640,6 +652,7 @@ def create_sandbox_app(settings: Settings) -> web.Application:
     app.router.add_post(f"{rzp}/payment_links", create_payment_link)
     app.router.add_get(f"{rzp}/payment_links", list_payment_links)
     app.router.add_get(f"{rzp}/payment_links/{{link_id}}", fetch_payment_link)
+    app.router.add_post(f"{rzp}/payment_links/{{link_id}}/cancel", cancel_payment_link)
     app.router.add_post("/gallabox/devapi/messages/whatsapp", gallabox_send)
     app.router.add_post("/google/token", google_token)
     app.router.add_post(cal, insert_event)

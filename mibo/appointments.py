@@ -33,6 +33,7 @@ from .appointment_states import BOOKED, CANCELLED, CONFIRMED, RESCHEDULED, check
 from .errors import ApiError
 from .http import load, ok, ok_page, path_id, read_json, read_query
 from .keys import DB, PRINCIPAL
+from .payments import cancel_open_links
 from .permissions import (
     ADMIN,
     CARE_COORDINATOR,
@@ -216,6 +217,7 @@ async def change_status(
     )
     if target == CANCELLED:
         await db.execute(cur, REQUEST_REFUNDS, (appointment_id,))
+        await cancel_open_links(cur, appointment_id)
         await outbox.enqueue(
             cur,
             outbox.APPOINTMENT_CANCELLED,

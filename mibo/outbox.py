@@ -26,10 +26,12 @@ RECONCILE_PAYMENTS = "reconcile_payments"  # args: []
 # Hourly housekeeping (jobs/maintenance.py): expired OTPs, dead sessions, old outbox rows.
 PURGE_EXPIRED = "purge_expired"  # args: []
 # Payments (jobs/payments.py): one verified webhook event; a payment link to make and send;
-# one open payment to settle with Razorpay now (after checkout verify).
+# one open payment to settle with Razorpay now (after checkout verify); a payment link to close
+# because its appointment was paid another way or cancelled.
 PROCESS_RAZORPAY_EVENT = "process_razorpay_event"  # args: [webhook_event_id]
 CREATE_PAYMENT_LINK = "create_payment_link"  # args: [payment_id]
 RECONCILE_PAYMENT = "reconcile_payment"  # args: [payment_id]
+CANCEL_PAYMENT_LINK = "cancel_payment_link"  # args: [payment_id]
 
 DEFAULT_QUEUE = "default"
 # Bulk reminders get their own queue so that a day's batch never delays a booking confirmation.

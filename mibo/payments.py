@@ -159,6 +159,14 @@ UPDATE payments SET flag_reason = %(reason)s, flagged_at = now(),
 WHERE id = %(id)s
 """
 
+# The payment links of an appointment that the patient could still pay, but for the payment being
+# settled (if it is one of them). At most one, by payments_open_attempt_key (see OPEN_ATTEMPT).
+OTHER_OPEN_LINKS = """
+SELECT id FROM payments
+WHERE appointment_id = %s AND channel = 'PAYMENT_LINK' AND status IN ('CREATED', 'PENDING')
+  AND id IS DISTINCT FROM %s
+"""
+
 OTHER_SUCCESSFUL_PAYMENTS = """
 SELECT count(*) FROM payments WHERE appointment_id = %s AND id <> %s AND status = 'SUCCESS'
 """
@@ -269,15 +277,29 @@ async def change_appointment_status(cur, appointment_id: int, from_status: str, 
     return True
 
 
+async def cancel_open_links(cur, appointment_id: int, paid_payment_id: int | None = None) -> None:
+    """Queue the closing of the appointment's open payment links (all but `paid_payment_id`).
+
+    For an appointment that was just paid another way or cancelled: an open link could still be
+    paid, charging the patient twice or for nothing. The caller holds the appointment's lock,
+    so no new link can be requested for it meanwhile (that needs a BOOKED appointment).
+    """
+    for link in await db.fetch_all(cur, OTHER_OPEN_LINKS, (appointment_id, paid_payment_id)):
+        await outbox.enqueue(cur, outbox.CANCEL_PAYMENT_LINK, link["id"],
+                             dedupe_key=f"{outbox.CANCEL_PAYMENT_LINK}:{link['id']}")
+
+
 async def confirm_for_payment(cur, appointment: dict | None, payment_id: int, user_id: int | None,
                               reason: str) -> str:
     """After a payment succeeded: BOOKED -> CONFIRMED and the confirmation chain, exactly once.
 
     Money for an appointment that can no longer take it (cancelled, moved) or that was already
     paid is kept as SUCCESS, because it was taken, and flagged so that staff can refund it.
+    Whatever the case, the appointment's other payment links are no longer wanted.
     """
     if appointment is None:
         return PAID
+    await cancel_open_links(cur, appointment["id"], payment_id)
     if appointment["status"] == "BOOKED":
         await change_appointment_status(cur, appointment["id"], "BOOKED", "CONFIRMED", user_id, reason)
         await outbox.enqueue(cur, outbox.APPOINTMENT_CONFIRMED, appointment["id"],

@@ -67,6 +67,7 @@ class PaymentWorker:
             "process_razorpay_event": lambda event_id: payment_jobs.handle_razorpay_event(pool, event_id),
             "create_payment_link": lambda pid: payment_jobs.make_payment_link(pool, settings, pid),
             "reconcile_payment": lambda pid: payment_jobs.reconcile_one(pool, settings, pid),
+            "cancel_payment_link": lambda pid: payment_jobs.close_payment_link(pool, settings, pid),
         }
 
     async def run(self) -> list:

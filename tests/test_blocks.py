@@ -203,6 +203,12 @@ async def test_block_over_appointments_conflicts_unless_cancelling(client, facto
         " VALUES (%s, %s, 800, 'SUCCESS') RETURNING id",
         (other["id"], paid),
     )
+    # A payment link sent for the unpaid one: cancelling the appointment closes it too.
+    link = await factory.fetchone(
+        "INSERT INTO payments (patient_id, appointment_id, channel, amount, status)"
+        " SELECT patient_id, id, 'PAYMENT_LINK', 800, 'CREATED' FROM appointments WHERE id = %s RETURNING id",
+        (booked,),
+    )
     request = {"date": day.isoformat(), "reason": "Conference"}
     status, body = await create(client, coordinator, clinic.clinician_id, request)
     assert (status, body["error"]["code"]) == (409, "BLOCK_CONFLICT")
@@ -226,10 +232,14 @@ async def test_block_over_appointments_conflicts_unless_cancelling(client, facto
         " FROM appointment_status_history ORDER BY appointment_id",
     ) == [(booked, "BOOKED", "CANCELLED", coordinator.id), (paid, "CONFIRMED", "CANCELLED", coordinator.id)]
     assert await rows(factory, "SELECT actor_name, args FROM outbox ORDER BY id") == [
+        ("cancel_payment_link", [link[0]]),
         ("appointment_cancelled", [booked]),
         ("appointment_cancelled", [paid]),
     ]
-    assert await rows(factory, "SELECT refund_requested_at IS NOT NULL FROM payments") == [(True,)]
+    assert await rows(factory, "SELECT refund_requested_at IS NOT NULL FROM payments ORDER BY id") == [
+        (True,),
+        (False,),
+    ]
 
 
 async def test_blocks_do_not_overlap_and_one_unblock_frees_the_time(client, factory):

@@ -324,6 +324,7 @@ async def test_messages_about_missing_rows_end_cleanly(pool, sandbox, runner):
     assert await payments.handle_razorpay_event(pool, MISSING) is None
     assert await payments.make_payment_link(pool, sandbox.settings, MISSING) == "DONE"
     assert await payments.reconcile_one(pool, sandbox.settings, MISSING) == payments.rules.UNCHANGED
+    assert await payments.close_payment_link(pool, sandbox.settings, MISSING) == payments.rules.UNCHANGED
     assert runner.queued() == []
     assert await rows(pool, "SELECT count(*) FROM notification_logs") == [(0,)]
     assert await rows(pool, "SELECT count(*) FROM outbox") == [(0,)]
@@ -335,6 +336,7 @@ ACTORS = {
     "appointment_booked", "appointment_confirmed", "appointment_rescheduled", "appointment_cancelled",
     "create_meet_link", "notify_appointment", "appointment_reminder", "send_notification", "send_otp",
     "process_razorpay_event", "create_payment_link", "reconcile_payment", "reconcile_payments", "purge_expired",
+    "cancel_payment_link",
 }
 
 

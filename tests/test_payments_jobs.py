@@ -10,6 +10,7 @@ import pytest
 
 from jobs import payments as payment_jobs
 from mibo import db
+from tests.jobs_support import wait_for
 from tests.payments_support import (
     FEE,
     START,
@@ -20,6 +21,7 @@ from tests.payments_support import (
     outbox_rows,
     pay,
     payments_api,
+    post_signed,
     rows,
     value,
 )
@@ -179,6 +181,154 @@ async def test_link_request_refusals(api, factory):
                           json={"appointmentId": free["id"]})
     assert (resp.status, (await resp.json())["error"]["code"]) == (422, "NO_FEE_TO_PAY")
     assert await value(factory, "SELECT count(*) FROM payments") == 0
+
+
+# --- closing links that are no longer wanted -------------------------------------------
+
+PAID_ANOTHER_WAY = "Payment link cancelled: paid another way"
+LINK_ROW = "SELECT status, failure_reason FROM payments WHERE id = %s"
+
+
+async def pay_at_desk(api, desk, appointment_id: int) -> dict:
+    resp = await api.post("/api/payments/desk", headers=desk.headers,
+                          json={"appointmentId": appointment_id, "method": "CASH"})
+    body = await resp.json()
+    assert resp.status == 201, body
+    return body["data"]
+
+
+def link_calls(sandbox, link_id: str) -> list[tuple[str, str, int]]:
+    """What Razorpay was asked about one link after it was made: (method, path suffix, status)."""
+    prefix = f"/razorpay/v1/payment_links/{link_id}"
+    return [(r["method"], r["path"].removeprefix(prefix), r["status"]) for r in sandbox.state.requests
+            if r["path"].startswith(prefix)]
+
+
+async def test_a_desk_payment_cancels_the_open_payment_link(api, factory, sandbox, worker, settings):
+    desk, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    desk_payment = await pay_at_desk(api, desk, appointment["id"])
+    assert [args for _, args, _ in await outbox_rows(factory, "cancel_payment_link")] == [[payment["id"]]]
+    assert await worker.run() == ["FAILED"]
+    assert link_calls(sandbox, link["id"]) == [("POST", "/cancel", 200)]
+    assert sandbox.state.links[link["id"]]["status"] == "cancelled"
+    assert await rows(factory, LINK_ROW, (payment["id"],)) == [("FAILED", PAID_ANOTHER_WAY)]
+    assert await rows(factory, LINK_ROW, (desk_payment["id"],)) == [("SUCCESS", None)]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
+    # Closing the link sends the patient nothing: the only message is the link's own.
+    assert await value(factory, "SELECT count(*) FROM notification_logs") == 1
+    assert len(await outbox_rows(factory, "send_notification")) == 1
+    # Razorpay then reports the cancellation: nothing moves, the appointment stays confirmed.
+    status, _ = await post_signed(api, settings, {
+        "event": "payment_link.cancelled",
+        "payload": {"payment_link": {"entity": sandbox.state.links[link["id"]]}}}, "evt_link_cancelled")
+    assert status == 200
+    assert await worker.run() == ["UNCHANGED"]
+    assert await rows(factory, LINK_ROW, (payment["id"],)) == [("FAILED", PAID_ANOTHER_WAY)]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert await outbox_rows(factory, "appointment_cancelled") == []
+
+
+async def test_cancelling_the_appointment_cancels_its_open_payment_link(api, factory, sandbox, worker):
+    desk, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    resp = await api.delete(f"/api/appointments/{appointment['id']}", headers=desk.headers,
+                            json={"reason": "Patient travelling"})
+    assert resp.status == 200, await resp.json()
+    assert await worker.run() == ["FAILED"]
+    assert link_calls(sandbox, link["id"]) == [("POST", "/cancel", 200)]
+    assert await rows(factory, LINK_ROW, (payment["id"],)) == [
+        ("FAILED", "Payment link cancelled: appointment cancelled")]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CANCELLED"
+    assert await value(factory, "SELECT count(*) FROM notification_logs") == 1
+    # The patient can no longer pay the link.
+    status, refused = await sandbox.post("/_sandbox/razorpay/pay", {"paymentLinkId": link["id"],
+                                                                    "outcome": "captured"})
+    assert (status, refused) == (409, {"error": "payment link is cancelled"})
+
+
+async def test_a_link_paid_before_it_could_be_cancelled_is_left_for_the_paid_event(api, factory, sandbox,
+                                                                                   worker):
+    desk, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    paid = await pay(sandbox, paymentLinkId=link["id"], outcome="captured")  # webhook not yet delivered
+    await pay_at_desk(api, desk, appointment["id"])
+    assert await worker.run() == ["LINK_PAID"]
+    assert link_calls(sandbox, link["id"]) == [("POST", "/cancel", 400), ("GET", "", 200)]
+    assert await rows(factory, LINK_ROW, (payment["id"],)) == [("CREATED", None)]
+    # The paid event settles it: the money is kept, flagged as a second payment to refund.
+    await deliver(api, paid)
+    assert await worker.run() == ["FLAGGED"]
+    assert await rows(factory, "SELECT status, flag_reason, refund_requested_at IS NOT NULL FROM payments"
+                               " WHERE id = %s", (payment["id"],)) == [("SUCCESS", "DUPLICATE_PAYMENT", True)]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
+
+
+async def test_cancel_payment_link_run_twice_cancels_once(api, factory, sandbox, worker, pool, pay_settings):
+    desk, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    await pay_at_desk(api, desk, appointment["id"])
+    outcomes = [await payment_jobs.close_payment_link(pool, pay_settings, payment["id"]) for _ in range(2)]
+    assert outcomes == ["FAILED", "UNCHANGED"]
+    assert link_calls(sandbox, link["id"]) == [("POST", "/cancel", 200)]
+    assert await rows(factory, LINK_ROW, (payment["id"],)) == [("FAILED", PAID_ANOTHER_WAY)]
+
+
+async def test_a_retry_after_razorpay_cancelled_the_link_closes_the_payment(api, factory, sandbox, worker,
+                                                                            pool, pay_settings):
+    """A first run cancelled the link at Razorpay and died before the database: the retry's cancel
+    is refused (already cancelled), and the link, once fetched, is seen closed."""
+    desk, appointment, payment = await link_requested(api, factory, worker)
+    [link] = sandbox.state.links.values()
+    await pay_at_desk(api, desk, appointment["id"])
+    client = sandbox.keep(payment_jobs.RazorpayClient(pay_settings, attempts=1))
+    await asyncio.to_thread(client.cancel_payment_link, link["id"])
+    assert await payment_jobs.close_payment_link(pool, pay_settings, payment["id"]) == "FAILED"
+    assert link_calls(sandbox, link["id"]) == [("POST", "/cancel", 200), ("POST", "/cancel", 400),
+                                               ("GET", "", 200)]
+    assert await rows(factory, LINK_ROW, (payment["id"],)) == [("FAILED", PAID_ANOTHER_WAY)]
+
+
+async def test_a_link_payment_without_a_link_yet_fails_without_calling_razorpay(api, factory, sandbox, worker):
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    appointment = await book(factory, centre)
+    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
+                          json={"appointmentId": appointment["id"]})
+    payment = (await resp.json())["data"]
+    await pay_at_desk(api, desk, appointment["id"])
+    # The link was never made: the create step refuses (the appointment is no longer BOOKED) and
+    # the cancel step closes the row, in either order.
+    assert await worker.run() == ["NOT_PAYABLE", "FAILED"]
+    assert sandbox.state.requests == []
+    assert await rows(factory, LINK_ROW, (payment["id"],)) == [("FAILED", PAID_ANOTHER_WAY)]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert await value(factory, "SELECT count(*) FROM notification_logs") == 0
+
+
+async def test_a_link_made_while_its_payment_was_closed_is_cancelled_unsent(api, factory, sandbox, pool,
+                                                                            pay_settings):
+    """The create step read a BOOKED appointment, then the desk took the money and the cancel step
+    closed the row while Razorpay was still making the link: that link is cancelled, never sent."""
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    appointment = await book(factory, centre)
+    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
+                          json={"appointmentId": appointment["id"]})
+    payment = (await resp.json())["data"]
+    await sandbox.fault("razorpay", delay=1.0, path="/razorpay/v1/payment_links")
+    making = asyncio.create_task(payment_jobs.make_payment_link(pool, pay_settings, payment["id"]))
+    await wait_for(lambda: sandbox.state.requests, timeout=5, what="the link requested at Razorpay")
+    await pay_at_desk(api, desk, appointment["id"])
+    assert await payment_jobs.close_payment_link(pool, pay_settings, payment["id"]) == "FAILED"
+    assert await making == "CLOSED"
+    [link] = sandbox.state.links.values()
+    assert link["status"] == "cancelled"
+    assert await rows(factory, "SELECT status, failure_reason, payment_link_id FROM payments WHERE id = %s",
+                      (payment["id"],)) == [("FAILED", PAID_ANOTHER_WAY, None)]
+    assert await value(factory, "SELECT count(*) FROM notification_logs") == 0
 
 
 # --- reconciliation -------------------------------------------------------------

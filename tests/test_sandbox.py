@@ -9,6 +9,7 @@ import time
 import pytest
 from aiohttp import web
 
+from jobs.providers.errors import ProviderError
 from jobs.providers.razorpay_client import RazorpayClient, verify_webhook_signature
 
 RECEIVED = web.AppKey("received", list)
@@ -124,6 +125,32 @@ async def test_payment_link_paid_and_expired(sandbox, receiver):
                           ("/_sandbox/razorpay/expire-link", paid["id"])):
         status, _ = await sandbox.post(path, {"paymentLinkId": link_id, "outcome": "captured"})
         assert status == 409
+
+
+async def test_cancel_payment_link_as_razorpay_does(sandbox):
+    """Only an open link can be cancelled; a paid, cancelled or expired one (or an unknown id) is a 400."""
+    client = sandbox.keep(RazorpayClient(sandbox.settings, timeout=2.0, attempts=1))
+    open_link, paid, expired = [await new_link(sandbox, f"appt-{n}-link") for n in (5, 6, 7)]
+    await sandbox.post("/_sandbox/razorpay/pay", {"paymentLinkId": paid["id"], "outcome": "captured"})
+    await sandbox.post("/_sandbox/razorpay/expire-link", {"paymentLinkId": expired["id"]})
+    cancelled = await asyncio.to_thread(client.cancel_payment_link, open_link["id"])
+    assert (cancelled["id"], cancelled["status"]) == (open_link["id"], "cancelled")
+    assert cancelled["cancelled_at"] >= open_link["created_at"]
+    assert (await asyncio.to_thread(client.fetch_payment_link, open_link["id"]))["status"] == "cancelled"
+    for link_id, status in ((open_link["id"], "cancelled"), (paid["id"], "paid"), (expired["id"], "expired")):
+        with pytest.raises(ProviderError) as refused:
+            await asyncio.to_thread(client.cancel_payment_link, link_id)
+        assert (refused.value.status, refused.value.retryable) == (400, False)
+        error = json.loads(refused.value.message)["error"]
+        assert (error["code"], error["description"]) == (
+            "BAD_REQUEST_ERROR", f"Payment link cannot be cancelled as it is already {status}")
+    with pytest.raises(ProviderError):
+        await asyncio.to_thread(client.cancel_payment_link, "plink_missing")
+    assert sandbox.state.links[paid["id"]]["status"] == "paid"
+    cancels = [(r["method"], r["path"].split("/")[-2], r["status"]) for r in await sandbox.requests("razorpay")
+               if r["path"].endswith("/cancel")]
+    assert cancels == [("POST", open_link["id"], 200), ("POST", open_link["id"], 400), ("POST", paid["id"], 400),
+                       ("POST", expired["id"], 400), ("POST", "plink_missing", 400)]
 
 
 async def test_unreachable_webhook_url_is_reported(sandbox):

@@ -1,4 +1,4 @@
-"""Razorpay through the official client: orders, payment links, and signature checks.
+"""Razorpay through the official client: orders, payment links (create, fetch, cancel), and signature checks.
 
 Synchronous, like the library: call it from a worker thread. Network failures and HTTP errors
 arrive as ProviderError (see http.ProviderSession); retryable ones are retried a few times here.
@@ -80,6 +80,11 @@ class RazorpayClient:
 
     def fetch_payment_link(self, payment_link_id: str) -> dict:
         return self._call(lambda: self._client.payment_link.fetch(payment_link_id))
+
+    def cancel_payment_link(self, payment_link_id: str) -> dict:
+        """Cancel an unpaid link; Razorpay answers 400 for one already paid, cancelled or expired
+        (including one our own retry cancelled a moment ago): fetch it to see which."""
+        return self._call(lambda: self._client.payment_link.cancel(payment_link_id))
 
     def verify_payment_signature(self, order_id: str, payment_id: str, signature: str) -> bool:
         """Checkout's signature: HMAC-SHA256 hex of "order_id|payment_id" with the KEY secret."""
