@@ -46,8 +46,8 @@ def worker(pool, pay_settings, factory):
 APPOINTMENT_STATUS = "SELECT status FROM appointments WHERE id = %s"
 
 
-async def link_requested(api, factory, worker):
-    """A front-desk user asks for a payment link; the worker makes it and queues the WhatsApp."""
+async def link_payment_requested(api, factory):
+    """A front-desk user asks for a payment link (the worker has not made it yet)."""
     centre = await factory.centre()
     desk = await factory.staff("FRONT_DESK", [centre])
     appointment = await book(factory, centre)
@@ -55,8 +55,14 @@ async def link_requested(api, factory, worker):
                           json={"appointmentId": appointment["id"]})
     body = await resp.json()
     assert resp.status == 201, body
-    assert await worker.run() == ["SENT"]
     return desk, appointment, body["data"]
+
+
+async def link_requested(api, factory, worker):
+    """A front-desk user asks for a payment link; the worker makes it and queues the WhatsApp."""
+    desk, appointment, payment = await link_payment_requested(api, factory)
+    assert await worker.run() == ["SENT"]
+    return desk, appointment, payment
 
 
 async def test_payment_link_is_made_once_and_sent_over_whatsapp(api, factory, sandbox, worker, pool,
@@ -292,12 +298,7 @@ async def test_a_retry_after_razorpay_cancelled_the_link_closes_the_payment(api,
 
 
 async def test_a_link_payment_without_a_link_yet_fails_without_calling_razorpay(api, factory, sandbox, worker):
-    centre = await factory.centre()
-    desk = await factory.staff("FRONT_DESK", [centre])
-    appointment = await book(factory, centre)
-    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
-                          json={"appointmentId": appointment["id"]})
-    payment = (await resp.json())["data"]
+    desk, appointment, payment = await link_payment_requested(api, factory)
     await pay_at_desk(api, desk, appointment["id"])
     # The link was never made: the create step refuses (the appointment is no longer BOOKED) and
     # the cancel step closes the row, in either order.
@@ -312,12 +313,7 @@ async def test_a_link_made_while_its_payment_was_closed_is_cancelled_unsent(api,
                                                                             pay_settings):
     """The create step read a BOOKED appointment, then the desk took the money and the cancel step
     closed the row while Razorpay was still making the link: that link is cancelled, never sent."""
-    centre = await factory.centre()
-    desk = await factory.staff("FRONT_DESK", [centre])
-    appointment = await book(factory, centre)
-    resp = await api.post("/api/payments/payment-link", headers=desk.headers,
-                          json={"appointmentId": appointment["id"]})
-    payment = (await resp.json())["data"]
+    desk, appointment, payment = await link_payment_requested(api, factory)
     await sandbox.fault("razorpay", delay=1.0, path="/razorpay/v1/payment_links")
     making = asyncio.create_task(payment_jobs.make_payment_link(pool, pay_settings, payment["id"]))
     await wait_for(lambda: sandbox.state.requests, timeout=5, what="the link requested at Razorpay")
