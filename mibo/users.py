@@ -89,6 +89,7 @@ DEACTIVATE_STAFF_PROFILE = "UPDATE staff_profiles SET is_active = FALSE WHERE us
 DEACTIVATE_CLINICIAN_PROFILE = "UPDATE clinician_profiles SET is_active = FALSE WHERE user_id = %s"
 REACTIVATE_USER = "UPDATE users SET is_active = TRUE WHERE id = %s"
 REACTIVATE_STAFF_PROFILE = "UPDATE staff_profiles SET is_active = TRUE WHERE user_id = %s"
+REACTIVATE_CLINICIAN_PROFILE = "UPDATE clinician_profiles SET is_active = TRUE WHERE user_id = %s"
 
 REVOKE_USER_SESSIONS = """
 UPDATE auth_sessions SET revoked_at = now(), revoked_reason = %s WHERE user_id = %s AND revoked_at IS NULL
@@ -293,8 +294,10 @@ async def update_user(request: web.Request) -> web.Response:
         if body.get("is_active") is False and current["is_active"]:
             await deactivate_staff(cur, user_id)
         elif body.get("is_active") and not current["is_active"]:
+            # Undo all that deactivate_staff did, bar the sessions: a clinician is bookable again.
             await db.execute(cur, REACTIVATE_USER, (user_id,))
             await db.execute(cur, REACTIVATE_STAFF_PROFILE, (user_id,))
+            await db.execute(cur, REACTIVATE_CLINICIAN_PROFILE, (user_id,))
         if password_hash is not None:
             # A new password ends the sessions opened with the old one.
             await db.execute(cur, REVOKE_USER_SESSIONS, ("PASSWORD_CHANGED", user_id))

@@ -387,6 +387,12 @@ async def test_deactivation_refused_with_upcoming_appointments(client, factory):
     assert row == (False, False)
     assert (await client.get("/api/auth/me", headers=doc.headers)).status == 401
     assert len(await audit_rows(factory, "clinician.deactivate", doc.clinician_id)) == 1
+    # Reactivating the user brings the clinician back as well.
+    admin = await factory.staff("ADMIN")
+    resp = await client.put(f"/api/users/{doc.id}", json={"isActive": True}, headers=admin.headers)
+    assert resp.status == 200
+    resp = await client.get(f"/api/clinicians/{doc.clinician_id}", headers=manager.headers)
+    assert resp.status == 200 and (await resp.json())["data"]["isActive"] is True
 
 
 async def test_deactivation_permissions_and_scope(client, factory):
