@@ -98,7 +98,9 @@ async def listen(database_url: str, cache: PrincipalCache, listening: asyncio.Ev
     """Keep `cache` live while a LISTEN connection is up; reconnect when it drops."""
     while True:
         try:
-            async with aiopg.connect(database_url) as conn:
+            # TCP keepalives: a silently lost connection is noticed in ~25 s, inside the max age.
+            async with aiopg.connect(database_url, keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                                     keepalives_count=3) as conn:
                 async with conn.cursor() as cur:
                     await cur.execute(f"LISTEN {CHANNEL}")
                 cache.set_live(True)
@@ -108,7 +110,8 @@ async def listen(database_url: str, cache: PrincipalCache, listening: asyncio.Ev
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # database restarting: serve from the database until we hear again
-            log_event(log, logging.WARNING, "principal cache off: not listening",
+            # Said once per outage, not on every retry.
+            log_event(log, logging.WARNING if cache.live else logging.DEBUG, "principal cache off: not listening",
                       error=f"{type(exc).__name__}: {exc}"[:300])
         finally:
             cache.set_live(False)
