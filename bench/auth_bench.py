@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_up  # noqa: E402
+from bench.common import ensure_wrk, free_port, wait_up  # noqa: E402
 from mibo.migrate import ensure_database, migrate  # noqa: E402
 from mibo.passwords import hash_password_sync  # noqa: E402
 from mibo.tokens import token_hash  # noqa: E402
@@ -152,8 +151,7 @@ async def revocation_lag(base: str, sessions: int = 30) -> dict:
 
 
 async def main(seconds: int) -> None:
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    ensure_wrk()
     prepare_database()
     api_port, bare_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": DSN, "PORT": str(api_port), "LOG_LEVEL": "WARNING",

@@ -1,9 +1,13 @@
-"""What the benchmarks share to start servers: a free port, and waiting for one to answer."""
+"""What the benchmarks share: their tools, a free port, and waiting for a server to answer."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import aiohttp
 
@@ -26,3 +30,16 @@ async def wait_up(url: str, seconds: float = 15) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
+
+
+def ensure_wrk() -> None:
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+def ensure_py_spy() -> Path:
+    """py-spy beside this interpreter (the project's virtualenv), installed on first use."""
+    path = Path(sys.executable).parent / "py-spy"
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "py-spy"], check=True)
+    return path

@@ -45,13 +45,12 @@ from psycopg2.extensions import make_dsn, parse_dsn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_up  # noqa: E402
-from mibo import appointments, audit, config, middleware, outbox, schedule, tokens  # noqa: E402
+from bench.common import ensure_py_spy, ensure_wrk, free_port, wait_up  # noqa: E402
+from mibo import appointments, audit, config, outbox, schedule, tokens  # noqa: E402
 from mibo.migrate import ensure_database, migrate  # noqa: E402
 
 DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/mibo_bench_ops")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
 ZONE = "Asia/Kolkata"
 CLINICIANS_PER_CENTRE = 40
 PATIENTS_PER_CLINICIAN = 150
@@ -337,11 +336,11 @@ def api_environment(port: int) -> dict[str, str]:
     }
 
 
-def admin_session(env: dict[str, str]) -> tuple[str, int, int]:
-    """(access token, user id, session id) of a fresh ADMIN session, signed as the API expects."""
+def admin_session(env: dict[str, str]) -> tuple[str, int]:
+    """(access token, user id) of a fresh ADMIN session, signed as the API expects."""
     session = run_sql(NEW_SESSION)[0]
     token = tokens.access_token(config.load(env), session["user_id"], session["id"])
-    return token, session["user_id"], session["id"]
+    return token, session["user_id"]
 
 
 # --- latency --------------------------------------------------------------------
@@ -483,12 +482,13 @@ def bind(sql: str, *positional: str, **named: str) -> str:
     return sql.strip()
 
 
-def pgbench_script(user_id: int, session_id: int, with_reads: bool) -> str:
+def pgbench_script(user_id: int, with_reads: bool) -> str:
     """The booking request's SQL, statement for statement (mibo/appointments.create_appointment).
 
     Values psycopg2 would send as quoted literals come from bench_slots as quote_literal()s,
     so the statements pgbench sends are the API's own text with the same literals. The one
-    difference: the outbox args and dedupe key are built from the new id by the server.
+    difference: the outbox args and dedupe key are built from the new id by the server. The
+    caller's session lookup is not here: the API serves it from its principal cache.
     """
     slot = (
         "SELECT s.clinician_id, s.centre_id, s.patient_id,"
@@ -505,7 +505,6 @@ def pgbench_script(user_id: int, session_id: int, with_reads: bool) -> str:
     statements = [slot]
     if with_reads:
         statements += [
-            bind(middleware.PRINCIPAL_BY_SESSION, str(session_id), str(user_id)) + ";",
             "BEGIN;",
             bind(schedule.CENTRE_ZONE, ":centre_id") + ";",
             bind(appointments.ACTIVE_PATIENT, ":patient_id") + ";",
@@ -673,7 +672,7 @@ def profile_bookings(api_pid: int, base: str, token: str, seconds: int, clients:
     raw = workdir / "profile.txt"
     spy = subprocess.Popen(
         [
-            str(PY_SPY),
+            str(ensure_py_spy()),
             "record",
             "-p",
             str(api_pid),
@@ -732,6 +731,7 @@ def wait_for_quiet(max_load: float, patience: int = 300) -> None:
 
 
 def main(args) -> None:
+    ensure_wrk()
     started = time.perf_counter()
     seed_seconds = prepare_database(args.reseed)
     slots = prepare_bookings()
@@ -750,7 +750,7 @@ def main(args) -> None:
     load_before = os.getloadavg()[0]
     port = free_port()
     env = api_environment(port)
-    token, user_id, session_id = admin_session(env)
+    token, user_id = admin_session(env)
     api_log = tempfile.TemporaryFile(mode="w+")
     api = subprocess.Popen([sys.executable, "-m", "mibo", "api"], env=env, cwd=ROOT, stderr=api_log)
     base = f"http://127.0.0.1:{port}"
@@ -765,7 +765,7 @@ def main(args) -> None:
             print(f"  http bookings: {results['http']}", flush=True)
             for kind, with_reads in (("pgbench", True), ("pgbench_inserts", False)):
                 script = workdir / f"{kind}.sql"
-                script.write_text(pgbench_script(user_id, session_id, with_reads))
+                script.write_text(pgbench_script(user_id, with_reads))
                 results[kind] = pgbench(script, args.seconds, args.clients)
                 print(f"  {kind}: {results[kind]}", flush=True)
             profile = (
@@ -813,7 +813,7 @@ def main(args) -> None:
         f"backends {results['http_cpu']['postgres_cores']} cores ({os.cpu_count()} cores in all)"
     )
     print(
-        f"pgbench, same SQL as the request (auth lookup + transaction), {args.clients} clients: "
+        f"pgbench, same SQL as the request (its transaction), {args.clients} clients: "
         f"{pg['tps']:.0f} tps ({pg['created']} created, avg latency {pg['latency_avg_ms']} ms)"
     )
     print(f"ratio HTTP / pgbench: {http['per_second'] / pg['tps']:.2f} (aim >= 0.5)")
