@@ -289,14 +289,13 @@ async def logout(request: web.Request) -> web.Response:
 
 @requires("auth.session")
 async def me(request: web.Request) -> web.Response:
-    user_id, cache = request[PRINCIPAL].user_id, request.app[PRINCIPALS]
-    user_json = cache.get(("me", user_id))
-    if user_json is None:
-        epoch = cache.epoch
+    user_id = request[PRINCIPAL].user_id
+
+    async def load():
         async with db.connection(request.app[DB]) as cur:
-            user_json = await auth_user_json(cur, user_id)
-        cache.put(("me", user_id), user_json, user_id, epoch)
-    return ok_json_text(user_json)
+            return await auth_user_json(cur, user_id), None
+
+    return ok_json_text(await request.app[PRINCIPALS].get_or_load(("me", user_id), user_id, load))
 
 
 def setup_routes(app: web.Application) -> None:

@@ -175,7 +175,8 @@ async def authenticate(request: web.Request, accepts_service_token: bool) -> Pri
     if accepts_service_token and hmac.compare_digest(token.encode(), settings.service_token.encode()):
         return SERVICE_PRINCIPAL
     cache = request.app[PRINCIPALS]
-    principal = cache.get(token)  # kept only while valid: see mibo/principals.py
+    # A hit skips even the signature check: an entry lives no longer than its token (mibo/principals.py).
+    principal = cache.get(token)
     if principal is not None:
         return principal
     try:
@@ -183,20 +184,21 @@ async def authenticate(request: web.Request, accepts_service_token: bool) -> Pri
     except tokens.TokenError as exc:
         code = "TOKEN_EXPIRED" if str(exc) == "expired" else "INVALID_TOKEN"
         raise ApiError.unauthorized("The access token is invalid or has expired", code) from None
-    epoch = cache.epoch
-    row = await db.query_one(request.app[DB], PRINCIPAL_BY_SESSION, (claims.session_id, claims.user_id))
-    if row is None:
-        raise ApiError.unauthorized("The session has ended; sign in again", "SESSION_REVOKED")
-    principal = Principal(
-        user_id=claims.user_id,
-        session_id=claims.session_id,
-        roles=frozenset(row["roles"]),
-        centre_ids=frozenset(row["centre_ids"]),
-        clinician_id=row["clinician_id"],
-    )
-    cache.put(token, principal, claims.user_id, epoch,
-              expires_at=min(claims.expires_at, float(row["session_expires_at"])))
-    return principal
+
+    async def load() -> tuple[Principal, float]:
+        row = await db.query_one(request.app[DB], PRINCIPAL_BY_SESSION, (claims.session_id, claims.user_id))
+        if row is None:
+            raise ApiError.unauthorized("The session has ended; sign in again", "SESSION_REVOKED")
+        principal = Principal(
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            roles=frozenset(row["roles"]),
+            centre_ids=frozenset(row["centre_ids"]),
+            clinician_id=row["clinician_id"],
+        )
+        return principal, min(claims.expires_at, float(row["session_expires_at"]))
+
+    return await cache.get_or_load(token, claims.user_id, load)
 
 
 @web.middleware

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import aiopg
@@ -64,6 +64,17 @@ class PrincipalCache:
         if len(self._entries) >= self.max_entries:
             self._evict()
         self._entries[key] = (value, user_id, ceiling if expires_at is None else min(expires_at, ceiling))
+
+    async def get_or_load(self, key: Hashable, user_id: int,
+                          load: Callable[[], Awaitable[tuple[Any, float | None]]]) -> Any:
+        """The cached value, or the one `load()` reads (with its expiry), kept unless a change
+        arrived while it was being read."""
+        value = self.get(key)
+        if value is None:
+            epoch = self.epoch
+            value, expires_at = await load()
+            self.put(key, value, user_id, epoch, expires_at)
+        return value
 
     def forget_user(self, user_id: int) -> None:
         self.epoch += 1
