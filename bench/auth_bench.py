@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import ensure_wrk, free_port, wait_up  # noqa: E402
-from mibo.migrate import ensure_database, migrate  # noqa: E402
-from mibo.passwords import hash_password_sync  # noqa: E402
-from mibo.tokens import token_hash  # noqa: E402
+from mibo.core.migrate import ensure_database, migrate  # noqa: E402
+from mibo.core.passwords import hash_password_sync  # noqa: E402
+from mibo.core.tokens import token_hash  # noqa: E402
 
 DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/mibo_bench")
 PASSWORD = "Bench-Password-1"

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port  # noqa: E402
-from jobs import relay, scheduler  # noqa: E402
-from mibo import config, db  # noqa: E402
-from mibo.migrate import migrate  # noqa: E402
+from jobs import scheduler  # noqa: E402
+from mibo.core import config, db, relay  # noqa: E402
+from mibo.core.migrate import migrate  # noqa: E402
 
 DB_NAME = "mibo_bench_jobs"
 PG = "postgresql://127.0.0.1:5432"

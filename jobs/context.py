@@ -12,12 +12,11 @@ import asyncio
 import functools
 import threading
 
-from mibo import db
-from mibo.config import Settings
-
-from . import broker as _broker
-from .providers.gallabox import GallaboxClient
-from .providers.google_calendar import GoogleCalendar
+from jobs import broker as _broker
+from mibo.core import db
+from mibo.core.config import Settings
+from mibo.providers.gallabox import GallaboxClient
+from mibo.providers.google_calendar import GoogleCalendar
 
 _pool = None
 _lock: asyncio.Lock | None = None

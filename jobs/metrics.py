@@ -21,7 +21,7 @@ import redis
 from dramatiq import Middleware
 from prometheus_client.core import GaugeMetricFamily
 
-log = logging.getLogger("jobs.metrics")
+log = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 PORT_RANGE = 16

@@ -13,7 +13,7 @@ import psycopg2
 import redis
 from dramatiq.middleware import TimeLimitExceeded
 
-from .providers.errors import ProviderError
+from mibo.providers.errors import ProviderError
 
 SECOND = 1000
 MINUTE = 60 * SECOND

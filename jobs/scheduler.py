@@ -7,7 +7,7 @@ processes running at once, or one restarting mid-run, enqueue each piece of work
                        tomorrow in its centre's zone, from 09:00 local time on the day before
     notification retry every minute: FAILED messages whose next_attempt_at has come, once per attempt
     payment reconcile  every 5 min: the payments module's reconcile_payments, once per 5-minute slot
-    cleanup            hourly: jobs.maintenance.purge_expired (expired OTPs, dead sessions, old outbox rows)
+    cleanup            hourly: jobs.actors.maintenance.purge_expired (expired OTPs, dead sessions, old outbox rows)
     outbox sweep       every 10 s: publish rows the API's relay left behind (Redis down, crash)
 """
 
@@ -20,14 +20,13 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from mibo import config, db
-from mibo import outbox as names
-from mibo.logs import log_event, setup_logging
+from jobs.metrics import BacklogCollector, SchedulerMetrics, serve
+from mibo.core import config, db
+from mibo.core import outbox as names
+from mibo.core.logs import log_event, setup_logging
+from mibo.core.relay import Publisher, publish_pending
 
-from .metrics import BacklogCollector, SchedulerMetrics, serve
-from .relay import Publisher, publish_pending
-
-log = logging.getLogger("jobs.scheduler")
+log = logging.getLogger(__name__)
 
 # Reminders go out from this local hour on the day before, never in the night.
 REMINDER_FROM_HOUR = 9

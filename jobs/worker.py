@@ -5,8 +5,8 @@ Importing an actor module registers its actors; each of them imports jobs.broker
 
 from __future__ import annotations
 
-from . import appointments, maintenance, notifications, otp, payments, video  # noqa: F401  (register the actors)
-from .broker import broker, settings
-from .metrics import JobMetrics
+from jobs.actors import appointments, maintenance, notifications, otp, payments, video  # noqa: F401  (register the actors)
+from jobs.broker import broker, settings
+from jobs.metrics import JobMetrics
 
 broker.add_middleware(JobMetrics(port=settings.worker_metrics_port))

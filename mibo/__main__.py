@@ -1,3 +1,3 @@
-from .cli import main
+from mibo.cli import main
 
 main()

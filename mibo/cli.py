@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from . import config
+from mibo.core import config
 
 log = logging.getLogger("mibo")
 
@@ -22,8 +22,8 @@ def _settings() -> config.Settings:
 def cmd_api(args) -> None:
     from aiohttp import web
 
-    from .app import init_app
-    from .logs import setup_logging
+    from mibo.api.app import init_app
+    from mibo.core.logs import setup_logging
 
     settings = _settings()
     setup_logging(settings.log_level)
@@ -42,8 +42,8 @@ def cmd_api(args) -> None:
 
 
 def cmd_migrate(args) -> None:
-    from .logs import setup_logging
-    from .migrate import ensure_database, migrate
+    from mibo.core.logs import setup_logging
+    from mibo.core.migrate import ensure_database, migrate
 
     settings = _settings()
     setup_logging(settings.log_level)
@@ -54,7 +54,7 @@ def cmd_migrate(args) -> None:
 
 
 def cmd_seed(args) -> None:
-    from .seed import seed_demo
+    from mibo.seed import seed_demo
 
     settings = _settings()
     print(seed_demo(settings))
@@ -66,9 +66,9 @@ def cmd_sandbox(args) -> None:
 
     from aiohttp import web
 
-    from jobs.sandbox import create_sandbox_app
+    from mibo.providers.sandbox import create_sandbox_app
 
-    from .logs import setup_logging
+    from mibo.core.logs import setup_logging
 
     settings = _settings()
     setup_logging(settings.log_level)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import psycopg2
 from psycopg2.extras import RealDictCursor
 
-from .config import Settings
-from .passwords import hash_password_sync
+from mibo.core.config import Settings
+from mibo.core.passwords import hash_password_sync
 
 DEMO_PASSWORD = "Mibo@2026"
 

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from .base import CamelSchema
+from schemas.base import CamelSchema
 
 PERIODS = ("week", "month", "year")
 SOURCES = ("WEB_PATIENT", "ADMIN_FRONT_DESK", "ADMIN_CARE_COORDINATOR", "ADMIN_MANAGER")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from .base import CamelSchema, PageQuerySchema, TrimmedString
+from schemas.base import CamelSchema, PageQuerySchema, TrimmedString
 
 MAX_ID = 2**63 - 1
 MAX_RANGE_DAYS = 31

@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from .base import CamelSchema, PageQuerySchema
+from schemas.base import CamelSchema, PageQuerySchema
 
 
 class AuditQuerySchema(PageQuerySchema):
@@ -26,6 +26,7 @@ class AuditEntrySchema(CamelSchema):
     actor_user_id = fields.Integer(allow_none=True)
     actor_name = fields.String(allow_none=True)
     actor_kind = fields.String()
+    surface = fields.String()
     action = fields.String()
     entity_type = fields.String()
     entity_id = fields.Integer(allow_none=True)

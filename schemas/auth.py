@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from .base import CamelSchema, Password, Phone, TrimmedString
+from schemas.base import CamelSchema, Password, Phone, TrimmedString
 
 OTP_PURPOSES = ("LOGIN", "SIGNUP", "PASSWORD_RESET")
 

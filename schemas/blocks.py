@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validates_schema
 
-from .appointments import Id, Instant, Reason, check_date_range
-from .base import CamelSchema, PageQuerySchema
+from schemas.appointments import Id, Instant, Reason, check_date_range
+from schemas.base import CamelSchema, PageQuerySchema
 
 MAX_BLOCK_DAYS = 366
 

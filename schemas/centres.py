@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import ValidationError, fields, validate
 
-from .base import CamelSchema, PageQuerySchema, Phone, TrimmedString
+from schemas.base import CamelSchema, PageQuerySchema, Phone, TrimmedString
 
 CITIES = ("bangalore", "kochi", "mumbai")
 DEFAULT_TIMEZONE = "Asia/Kolkata"

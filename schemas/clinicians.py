@@ -2,8 +2,8 @@
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from .base import CamelSchema, PageQuerySchema, Password, Phone, TrimmedString
-from .users import USERNAME
+from schemas.base import CamelSchema, PageQuerySchema, Password, Phone, TrimmedString
+from schemas.users import USERNAME
 
 CONSULTATION_MODES = ("ANY", "IN_PERSON", "ONLINE")
 HH_MM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Must be a time as HH:MM (00:00-23:59).")

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from .base import CamelSchema, PageQuerySchema
+from schemas.base import CamelSchema, PageQuerySchema
 
 NOTIFICATION_STATUSES = ("PENDING", "SENT", "FAILED", "SUPERSEDED")
 NOTIFICATION_KINDS = ("APPOINTMENT_BOOKED", "APPOINTMENT_CONFIRMED", "APPOINTMENT_RESCHEDULED",

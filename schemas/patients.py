@@ -4,7 +4,7 @@ import datetime as dt
 
 from marshmallow import ValidationError, fields, validate
 
-from .base import CamelSchema, PageQuerySchema, Phone, TrimmedString
+from schemas.base import CamelSchema, PageQuerySchema, Phone, TrimmedString
 
 GENDERS = ("MALE", "FEMALE", "OTHER", "UNDISCLOSED")
 BLOOD_GROUPS = ("A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from .base import CamelSchema, TrimmedString
+from schemas.base import CamelSchema, TrimmedString
 
 _ID = validate.Range(min=1, max=2**63 - 1)
 # Razorpay ids are short ASCII tokens ("order_Kx1...", "pay_..."); signatures are hex HMACs.

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from .base import CamelSchema, PageQuerySchema, Password, Phone, TrimmedString
+from schemas.base import CamelSchema, PageQuerySchema, Password, Phone, TrimmedString
 
 USERNAME = validate.Regexp(
     r"^[A-Za-z0-9._-]{3,50}$", error="3-50 letters, digits, dots, dashes or underscores."

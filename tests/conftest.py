@@ -14,9 +14,9 @@ import pytest
 import redis.asyncio as aioredis
 from psycopg2 import sql
 
-from mibo import config, db
-from mibo.app import init_app
-from mibo.migrate import migrate
+from mibo.api.app import init_app
+from mibo.core import config, db
+from mibo.core.migrate import migrate
 from tests.factories import Factory
 from tests.sandbox_support import running_sandbox
 
@@ -31,7 +31,7 @@ KEEP_TABLES = {"roles", "schema_migrations"}
 
 
 class RecordingOtpSender:
-    """The pluggable OTP delivery of mibo.otp, keeping what it sent so tests can log in."""
+    """The pluggable OTP delivery of mibo.domain.otp, keeping what it sent so tests can log in."""
 
     def __init__(self):
         self.sent: list[tuple[str, str]] = []

@@ -10,9 +10,9 @@ import functools
 import itertools
 from dataclasses import dataclass, field
 
-from mibo import tokens
-from mibo.config import Settings
-from mibo.passwords import hash_password_sync
+from mibo.core import tokens
+from mibo.core.config import Settings
+from mibo.core.passwords import hash_password_sync
 
 PASSWORD = "Correct-Horse-9"
 _counter = itertools.count(1)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import redis
 
-from mibo import outbox
-from mibo.config import Settings
+from mibo.core import outbox
+from mibo.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAMATIQ = ROOT / ".venv" / "bin" / "dramatiq"

@@ -8,10 +8,9 @@ import hashlib
 import hmac
 import json
 
-from jobs import payments as payment_jobs
-from mibo.app import init_app
+from jobs.actors import payments as payment_jobs
+from mibo.api.app import init_app
 
-# 5 June 2026, 10:00 am in Asia/Kolkata.
 START = dt.datetime(2026, 6, 5, 4, 30, tzinfo=dt.UTC)
 FEE = 1500
 

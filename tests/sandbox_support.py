@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from jobs.sandbox import SANDBOX, SandboxState, create_sandbox_app
-from mibo.config import Settings
+from mibo.core.config import Settings
+from mibo.providers.sandbox import SANDBOX, SandboxState, create_sandbox_app
 
 
 @dataclass

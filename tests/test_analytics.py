@@ -10,10 +10,10 @@ import datetime as dt
 
 import pytest
 
-from mibo import analytics, db
-from mibo.permissions import Principal
+from mibo.api.resources import analytics
+from mibo.core import db
+from mibo.core.actor import Actor
 
-# Sunday 15 March 2026, noon in Kolkata. Week = 9–15 March, previous week = 2–8 March (IST).
 NOW = dt.datetime.fromisoformat("2026-03-15T12:00:00+05:30")
 IST = "+05:30"
 
@@ -249,7 +249,7 @@ async def test_a_centre_report_is_cut_in_the_centres_zone(pool, factory):
     # 00:30 on 9 March in Kolkata is still 8 March (19:00) in London: last week there.
     visit = await appointment(factory, patient, doctor, london, "2026-03-09T00:30:00")
     await payment(factory, patient, visit, 900, paid="2026-03-09T00:30:00")
-    admin = Principal(user_id=1, session_id=1, roles=frozenset({"ADMIN"}), centre_ids=frozenset())
+    admin = Actor(user_id=1, session_id=1, roles=frozenset({"ADMIN"}), centre_ids=frozenset())
     async with db.connection(pool) as cur:
         scope = await analytics.analytics_scope(cur, admin, london)
         assert scope == analytics.Scope([london], "Europe/London")

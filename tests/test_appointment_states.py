@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from mibo.appointment_states import STATUSES, TRANSITIONS, check_transition
-from mibo.errors import ApiError
+from mibo.core.errors import ApiError
+from mibo.domain.appointment_states import STATUSES, TRANSITIONS, check_transition
 from tests.scheduling_support import at, future_day, insert_appointment, make_clinic, rows
 
 UTC = dt.UTC

@@ -3,7 +3,7 @@
 import jwt
 import pytest
 
-from mibo import tokens
+from mibo.core import tokens
 from tests.factories import PASSWORD
 
 
@@ -332,7 +332,7 @@ async def test_one_mistyping_colleague_does_not_lock_out_the_front_office(client
 
 
 async def test_per_client_ceiling_across_auth_endpoints(aiohttp_client, settings, pool, redis, otp_sender):
-    from mibo.app import init_app
+    from mibo.api.app import init_app
 
     tight = settings.replace(rate_limit_client_per_minute=8)
     client = await aiohttp_client(init_app(tight, pool=pool, redis=redis, otp_sender=otp_sender))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mibo import availability as av
+from mibo.domain import availability as av
 from tests.scheduling_support import add_rule, at, future_day, insert_appointment, make_clinic, set_clinician
 
 UTC = dt.UTC
@@ -241,7 +241,7 @@ def test_range_is_limited_to_31_days():
 PURE_SCRIPT = """
 import datetime as dt, json
 from zoneinfo import ZoneInfo
-from mibo import availability as av
+from mibo.domain import availability as av
 zone = ZoneInfo("Europe/London")
 rules = [av.Rule(1, zone, d, dt.time(9), dt.time(12), 30) for d in range(7)]
 rules.append(av.Rule(2, ZoneInfo("Asia/Kolkata"), 0, dt.time(9), dt.time(10), 30))

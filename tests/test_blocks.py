@@ -7,17 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mibo.blocks import block_span
-from mibo.errors import ApiError
-from tests.scheduling_support import (
-    at,
-    booking,
-    future_day,
-    insert_appointment,
-    local_today,
-    make_clinic,
-    rows,
-)
+from mibo.api.resources.blocks import block_span
+from mibo.core.errors import ApiError
+from tests.scheduling_support import at, booking, future_day, insert_appointment, local_today, make_clinic, rows
 
 UTC = dt.UTC
 

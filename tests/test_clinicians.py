@@ -2,7 +2,7 @@
 
 import psycopg2
 
-from mibo.errors import from_db_error
+from mibo.core.errors import from_db_error
 from tests.ops_helpers import audit_rows, error_of, insert_appointment
 
 

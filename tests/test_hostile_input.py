@@ -16,9 +16,9 @@ import re
 import pytest
 from marshmallow import fields, validate
 
-from mibo import config
-from mibo.app import init_app
-from mibo.permissions import PUBLIC
+from mibo.api.access import PUBLIC
+from mibo.api.app import init_app
+from mibo.core import config
 from schemas.auth import (
     LogoutSchema,
     PhoneOtpLoginSchema,
@@ -293,7 +293,7 @@ async def test_deeply_nested_json_is_a_400(client):
 def test_every_data_error_of_postgresql_is_a_400(settings, migrated):
     import psycopg2
 
-    from mibo.errors import from_db_error
+    from mibo.core.errors import from_db_error
 
     conn = psycopg2.connect(settings.database_url)
     try:

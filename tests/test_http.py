@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from mibo import db
-from mibo.app import init_app
+from mibo.api.app import init_app
+from mibo.core import db
 
 
 async def test_malformed_json_is_400(client):
@@ -132,7 +132,7 @@ async def test_health_degraded_without_redis(aiohttp_client, settings, pool):
 
 
 async def test_logs_are_json_with_request_id_and_no_secrets(client, factory, caplog, capsys):
-    from mibo.logs import JsonFormatter
+    from mibo.core.logs import JsonFormatter
 
     await factory.staff("ADMIN", login=False, phone="+919844444444")
     caplog.set_level(logging.INFO)
@@ -151,7 +151,7 @@ async def test_logs_are_json_with_request_id_and_no_secrets(client, factory, cap
 
 @pytest.mark.parametrize("unsafe", ["call +91 98765 43210 now", "9876543210", "asha.rao@mibo.example"])
 def test_mask_hides_phones_and_emails(unsafe):
-    from mibo.logs import mask
+    from mibo.core.logs import mask
 
     masked = mask(unsafe)
     assert "98765" not in masked and "asha.rao" not in masked

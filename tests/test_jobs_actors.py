@@ -20,8 +20,10 @@ from dramatiq.middleware import TimeLimitExceeded  # noqa: E402
 
 import jobs.broker  # noqa: E402
 import jobs.context  # noqa: E402
-from jobs import appointments, maintenance, messages, notifications, otp, otp_sender, payments, video  # noqa: E402,F401
-from jobs.providers.errors import ProviderError  # noqa: E402
+from jobs.actors import appointments, maintenance, notifications, otp, payments, video  # noqa: E402,F401
+from mibo.domain import messages  # noqa: E402
+from mibo.domain import otp_delivery as otp_sender  # noqa: E402
+from mibo.providers.errors import ProviderError  # noqa: E402
 from tests.jobs_support import future_slot, insert_appointment, people  # noqa: E402
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mibo import outbox
+from mibo.core import outbox
 from tests.jobs_support import future_slot, insert_appointment, people
 
 
@@ -149,8 +149,8 @@ async def test_otp_over_whatsapp_is_queued_sealed(aiohttp_client, settings, pool
 
     import redis as redis_sync
 
-    from jobs import otp_sender
-    from mibo.app import init_app
+    from mibo.api.app import init_app
+    from mibo.domain import otp_delivery as otp_sender
 
     staff = await factory.staff("FRONT_DESK", [await factory.centre()])
     app = init_app(settings.replace(otp_channel="whatsapp"), pool=pool, redis=redis)

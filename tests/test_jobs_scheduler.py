@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis as redis_sync
 
-from jobs import maintenance, relay, scheduler
-from mibo import outbox
+from jobs import scheduler
+from jobs.actors import maintenance
+from mibo.core import outbox, relay
 from tests.jobs_support import insert_appointment, people, wait_for
 
 # 10:00 in Kolkata on 4 June 2026; "tomorrow" there is 5 June.

@@ -4,7 +4,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from mibo.migrate import ensure_database, migrate
+from mibo.core.migrate import ensure_database, migrate
 from tests.conftest import PG_HOST, TEST_DB
 
 SCRATCH = f"{TEST_DB}_migrations"

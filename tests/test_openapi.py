@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from marshmallow import fields
 
-from mibo import openapi
-from mibo.apidoc import documented
-from mibo.permissions import requires
+from mibo.api import openapi
+from mibo.api.access import requires
+from mibo.api.apidoc import documented
 from schemas.base import CamelSchema
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -40,7 +40,7 @@ async def late_undocumented(request: web.Request) -> web.Response:
 
 @pytest.fixture
 def late_app(app):
-    # Registered after mibo.routes ran (openapi included), as a later module would be.
+    # Registered after mibo.api.routes ran (openapi included), as a later module would be.
     app.router.add_post(r"/api/late/{id:\d+}/things/{slug}", late_documented)
     app.router.add_get(r"/api/late/{id:\d+}/things/{slug}", late_undocumented)
     return app

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from jobs.payments import handle_razorpay_event
+from jobs.actors.payments import handle_razorpay_event
 from tests.payments_support import (
     FEE,
     START,

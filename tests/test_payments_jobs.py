@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from jobs import payments as payment_jobs
-from mibo import db
+from jobs.actors import payments as payment_jobs
+from mibo.core import db
 from tests.jobs_support import wait_for
 from tests.payments_support import (
     FEE,

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from mibo.app import init_app
+from mibo.api.app import init_app
 from tests.jobs_support import PrivateRedis, Worker, wait_for, worker_env
 from tests.payments_support import book, create_order, deliver, rows, value
 

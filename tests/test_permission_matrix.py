@@ -7,9 +7,10 @@ happens; a permitted role never does (it may get 400/404/422, or 403 CENTRE_FORB
 
 import re
 
-from mibo.permissions import PERMISSIONS, PUBLIC, ROLES
+from mibo.api.access import PUBLIC
+from mibo.core.actor import ROLES
+from mibo.domain.access import PERMISSIONS
 
-# The spec's PERMISSIONS matrix, verbatim (design.md, Authorization Module).
 SPEC_MATRIX = {
     "users.create": ["ADMIN"],
     "users.update": ["ADMIN"],

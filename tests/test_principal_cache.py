@@ -10,7 +10,7 @@ import time
 import psycopg2
 import pytest
 
-from mibo.principals import CHANNEL, PRINCIPALS, PrincipalCache
+from mibo.api.principals import CHANNEL, PRINCIPALS, PrincipalCache
 from tests.jobs_support import wait_for
 
 # --- the cache itself ------------------------------------------------------------------

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from jobs.providers.errors import ProviderError
-from jobs.providers.gallabox import GallaboxClient
+from mibo.providers.errors import ProviderError
+from mibo.providers.gallabox import GallaboxClient
 
 
 def fast_client(sandbox, settings, **options) -> GallaboxClient:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.providers.errors import ProviderError
-from jobs.providers.google_calendar import GoogleCalendar, event_id_for
+from mibo.providers.errors import ProviderError
+from mibo.providers.google_calendar import GoogleCalendar, event_id_for
 
 START = datetime(2026, 6, 5, 4, 30, tzinfo=UTC)
 END = START + timedelta(minutes=50)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from jobs.providers.errors import ProviderError
-from jobs.providers.razorpay_client import RazorpayClient, verify_webhook_signature
+from mibo.providers.errors import ProviderError
+from mibo.providers.razorpay_client import RazorpayClient, verify_webhook_signature
 
 
 def fast_client(sandbox, settings, **options) -> RazorpayClient:

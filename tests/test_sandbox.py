@@ -9,8 +9,8 @@ import time
 import pytest
 from aiohttp import web
 
-from jobs.providers.errors import ProviderError
-from jobs.providers.razorpay_client import RazorpayClient, verify_webhook_signature
+from mibo.providers.errors import ProviderError
+from mibo.providers.razorpay_client import RazorpayClient, verify_webhook_signature
 
 RECEIVED = web.AppKey("received", list)
 

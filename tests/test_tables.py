@@ -3,7 +3,7 @@
 import psycopg2
 import pytest
 
-from mibo import tables
+from mibo.core import tables
 
 COLUMNS = """
 SELECT c.relname AS table_name, a.attname AS column_name,

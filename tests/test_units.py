@@ -6,8 +6,9 @@ import jwt
 import psycopg2
 import pytest
 
-from mibo import config, otp, passwords, tokens
-from mibo.errors import from_db_error
+from mibo.core import config, passwords, tokens
+from mibo.core.errors import from_db_error
+from mibo.domain import otp
 
 GOOD_SECRET = "x" * 40
 

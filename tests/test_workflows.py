@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from jobs import scheduler
-from mibo.app import init_app
+from mibo.api.app import init_app
 from tests.jobs_support import (
     PrivateRedis,
     Worker,

@@ -1,0 +1,94 @@
+"""The appointment chains, started by the outbox rows the appointments API writes.
+
+Each actor is one step and takes ids only: it reads the appointment as it is now, does its one
+provider call (if any) idempotently, and queues the next step. Running any of them twice
+changes nothing the second time (the Meet link and each message are keyed in the database).
+
+    booked      → (ONLINE, no link yet) create_meet_link → notify BOOKED
+    confirmed   → (ONLINE, no link yet) create_meet_link → notify CONFIRMED (patient + clinician)
+    rescheduled → move the Calendar event to the new time → notify RESCHEDULED
+    cancelled   → cancel the Calendar event → notify CANCELLED (with the reason)
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from jobs import context
+from jobs.actors.notifications import notify_appointment
+from jobs.actors.video import create_meet_link
+from jobs.options import MINUTE, SECOND, options
+from mibo.core import db
+from mibo.core import outbox as names
+from mibo.domain import messages
+
+APPOINTMENT_STATE = """
+SELECT id, appointment_type, scheduled_start_at, scheduled_end_at, meet_link, calendar_event_id
+FROM appointments WHERE id = %s
+"""
+
+# A rescheduled ONLINE consultation keeps its meeting: the new row takes over the old event.
+CARRY_MEETING_OVER = """
+UPDATE appointments AS new SET meet_link = old.meet_link, calendar_event_id = old.calendar_event_id
+FROM appointments AS old
+WHERE new.id = %s AND old.id = %s AND new.appointment_type = 'ONLINE'
+  AND new.meet_link IS NULL AND old.meet_link IS NOT NULL
+"""
+
+
+async def _start_chain(appointment_id: int, kind: str) -> None:
+    pool = await context.pool()
+    appt = await db.query_one(pool, APPOINTMENT_STATE, (appointment_id,))
+    if appt is None:
+        return
+    if appt["appointment_type"] == "ONLINE" and appt["meet_link"] is None:
+        await context.in_thread(create_meet_link.send, appointment_id, kind)
+    else:
+        await context.in_thread(notify_appointment.send, appointment_id, kind)
+
+
+@dramatiq.actor(actor_name=names.APPOINTMENT_BOOKED, **options(time_limit=30 * SECOND))
+async def appointment_booked(appointment_id: int) -> None:
+    await _start_chain(appointment_id, messages.BOOKED)
+
+
+@dramatiq.actor(actor_name=names.APPOINTMENT_CONFIRMED, **options(time_limit=30 * SECOND))
+async def appointment_confirmed(appointment_id: int) -> None:
+    await _start_chain(appointment_id, messages.CONFIRMED)
+
+
+@dramatiq.actor(actor_name=names.APPOINTMENT_RESCHEDULED, **options(time_limit=2 * MINUTE))
+async def appointment_rescheduled(old_appointment_id: int, new_appointment_id: int) -> None:
+    pool = await context.pool()
+    async with db.transaction(pool) as cur:
+        await db.execute(cur, CARRY_MEETING_OVER, (new_appointment_id, old_appointment_id))
+        old = await db.fetch_one(cur, APPOINTMENT_STATE, (old_appointment_id,))
+        new = await db.fetch_one(cur, APPOINTMENT_STATE, (new_appointment_id,))
+    if new is None:
+        return
+    calendar_id = context.settings().google_calendar_id
+    if new["appointment_type"] == "ONLINE":
+        if new["calendar_event_id"]:
+            # Patching the time is idempotent: a second run sets the same time again.
+            await context.calendar_call("update_event_time", calendar_id, new["calendar_event_id"],
+                                        new["scheduled_start_at"], new["scheduled_end_at"])
+        elif new["meet_link"] is None:
+            await context.in_thread(create_meet_link.send, new_appointment_id, messages.RESCHEDULED)
+            return
+    elif old is not None and old["calendar_event_id"] and old["id"] != new["id"]:
+        # Moved from online to in person: the old meeting must not stay in the calendars.
+        await context.calendar_call("cancel_event", calendar_id, old["calendar_event_id"])
+    await context.in_thread(notify_appointment.send, new_appointment_id, messages.RESCHEDULED)
+
+
+@dramatiq.actor(actor_name=names.APPOINTMENT_CANCELLED, **options(time_limit=2 * MINUTE))
+async def appointment_cancelled(appointment_id: int) -> None:
+    pool = await context.pool()
+    appt = await db.query_one(pool, APPOINTMENT_STATE, (appointment_id,))
+    if appt is None:
+        return
+    if appt["calendar_event_id"]:
+        # Deleting an already deleted event counts as done (see GoogleCalendar.cancel_event).
+        await context.calendar_call("cancel_event", context.settings().google_calendar_id,
+                                appt["calendar_event_id"])
+    await context.in_thread(notify_appointment.send, appointment_id, messages.CANCELLED)

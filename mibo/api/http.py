@@ -1,0 +1,89 @@
+"""Request parsing and the success envelope.
+
+Bodies are JSON objects validated by a marshmallow schema; anything else is a 4xx naming
+what was wrong. Success is always {"success": true, "data": ...}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from typing import Any
+
+from aiohttp import web
+from marshmallow import Schema, ValidationError
+
+from mibo.core.errors import ApiError
+
+
+def _default(value: Any):
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise TypeError("naive datetime in a response")  # our bug: every instant carries a zone
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_default, separators=(",", ":"))
+
+
+def ok(data: Any = None, status: int = 200, headers=None) -> web.Response:
+    return web.Response(
+        text=dumps({"success": True, "data": data}), status=status, content_type="application/json", headers=headers
+    )
+
+
+def ok_page(items: list, total: int, limit: int, offset: int) -> web.Response:
+    """A page of a list: data is the items, meta says where the page lies in the whole."""
+    return web.Response(
+        text=dumps({"success": True, "data": items, "meta": {"total": total, "limit": limit, "offset": offset}}),
+        content_type="application/json",
+    )
+
+
+def ok_json_text(data_json: str, status: int = 200) -> web.Response:
+    """Wrap JSON that PostgreSQL already built, without parsing it again."""
+    return web.Response(
+        text='{"success":true,"data":' + data_json + "}", status=status, content_type="application/json"
+    )
+
+
+async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """Parse and validate a JSON body: 415 for another content type, 400 for bad JSON or fields."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json")
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError.bad_request("The body is not valid JSON", code="INVALID_JSON") from None
+    except RecursionError:  # json nests by recursion: '[[[[…' thousands deep
+        raise ApiError.bad_request("The body is nested too deeply", code="INVALID_JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError.bad_request("The body must be a JSON object", code="INVALID_JSON")
+    return load(schema, body)
+
+
+def read_query(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """Validate query-string parameters (repeated keys are not supported; the last one wins)."""
+    return load(schema, dict(request.query))
+
+
+def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ApiError.validation(exc.normalized_messages()) from None
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError.validation({name: ["Must be a positive integer id."]})
+    return int(raw)

@@ -1,0 +1,271 @@
+"""GET /api/openapi.json and GET /api/docs: the API described from its own routes and schemas.
+
+The document is generated with apispec from the app's router: every GET/POST/PUT/PATCH/DELETE
+route appears, with what its handler declares — `@documented(...)` (mibo/apidoc.py) for the
+summary, tags and the marshmallow schemas that also validate its requests, and `@requires` for
+the roles allowed. A route without an ApiDoc still appears, summarised by its docstring.
+
+It is built on the first request and kept for the life of the app, so it sees every route
+whichever module registered it and whenever. /api/docs is Swagger UI, served from the files
+of the swagger-ui-py package (no CDN), under a Content-Security-Policy of its own.
+"""
+
+from __future__ import annotations
+
+import http
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from mibo import __version__
+from mibo.api.access import PUBLIC, public
+from mibo.api.http import dumps
+from mibo.core.actor import ROLES
+from mibo.core.errors import ApiError
+from mibo.domain.access import PERMISSIONS
+
+DOCUMENTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+BEARER = "bearerAuth"
+
+ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["success", "error"],
+    "properties": {
+        "success": {"type": "boolean", "enum": [False]},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "example": "VALIDATION_ERROR"},
+                "message": {"type": "string"},
+                "details": {"description": "For VALIDATION_ERROR: {field: [messages]}"},
+            },
+        },
+    },
+}
+
+# --- the document ----------------------------------------------------------------
+
+
+def schema_name(schema) -> str | None:
+    """Components are named module.Class ('analytics.DashboardMetrics'), so equal class names in
+    two modules cannot collide; a schema narrowed with only/exclude/partial is inlined instead."""
+    if not isinstance(schema, type):
+        if schema.only or schema.exclude or schema.load_only or schema.dump_only or schema.partial:
+            return None
+        schema = type(schema)
+    return f"{schema.__module__.rsplit('.', 1)[-1]}.{schema.__name__.removesuffix('Schema')}"
+
+
+_GROUP = re.compile(r"\(\?P<(\w+)>")
+_INTEGER_PATTERNS = {r"\d+", "[0-9]+"}
+
+
+def _group_regex(pattern: str, start: int) -> str:
+    """The regex of the named group opened just before `start`, up to its closing parenthesis."""
+    depth, i = 1, start
+    while True:
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return pattern[start:i]
+        i += 1
+
+
+def path_parameters(resource: web.AbstractResource) -> list[dict[str, Any]]:
+    """Parameters of an aiohttp path ('/api/users/{id:\\d+}' is documented as '/api/users/{id}')."""
+    pattern = resource.get_info().get("pattern")
+    if pattern is None:
+        return []
+    parameters = []
+    for match in _GROUP.finditer(pattern.pattern):
+        regex = _group_regex(pattern.pattern, match.end())
+        kind = {"type": "integer", "minimum": 1} if regex in _INTEGER_PATTERNS else {"type": "string"}
+        parameters.append({"in": "path", "name": match.group(1), "required": True, "schema": kind})
+    return parameters
+
+
+def access(handler) -> str:
+    """Who may call the route, in words, from the one permission table."""
+    permission = getattr(handler, "permission", None)
+    if permission == PUBLIC:
+        return "Public: no authentication."
+    if permission is None:
+        return "No permission declared: the API refuses every call."
+    roles = ", ".join(role for role in ROLES if role in PERMISSIONS[permission])
+    text = f"Roles: {roles} (permission `{permission}`)."
+    if getattr(handler, "accepts_service_token", False):
+        text += " Also accepts the service token."
+    return text
+
+
+def envelope(schema, many: bool) -> dict[str, Any]:
+    data = {"type": "array", "items": schema} if many else schema
+    return {
+        "type": "object",
+        "required": ["success", "data"],
+        "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data},
+    }
+
+
+def operation(method: str, path: str, handler) -> dict[str, Any]:
+    doc = getattr(handler, "api_doc", None)
+    docstring = (handler.__doc__ or "").strip()
+    segment = path.removeprefix("/api/").strip("/").split("/")[0]
+    op: dict[str, Any] = {
+        "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{method.lower()}{path}").strip("_"),
+        "summary": doc.summary if doc else (docstring.splitlines()[0] if docstring else f"{method} {path}"),
+        "tags": list(doc.tags) if doc and doc.tags else [segment.replace("-", " ").title()],
+        "description": access(handler),
+        "responses": {},
+    }
+    public_route = getattr(handler, "permission", None) == PUBLIC
+    op["security"] = [] if public_route else [{BEARER: []}]
+    errors = set(doc.errors) if doc else set()
+    if doc and doc.query:
+        op["parameters"] = [{"in": "query", "schema": doc.query}]
+        errors.add(400)
+    if doc and doc.body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.body}}}
+        errors.add(400)
+    if not public_route:
+        errors |= {401, 403}
+    if doc and doc.response:
+        op["responses"][str(doc.status)] = {
+            "description": http.HTTPStatus(doc.status).phrase,
+            "content": {"application/json": {"schema": envelope(doc.response, doc.many)}},
+        }
+    else:
+        op["responses"][str(doc.status if doc else 200)] = {"description": "Success"}
+    for status in sorted(errors):
+        op["responses"][str(status)] = {
+            "description": http.HTTPStatus(status).phrase,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    return op
+
+
+def build_document(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3 document of every route registered on `app`."""
+    spec = APISpec(
+        title="Mibo API",
+        version=__version__,
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
+        info={"description": "Operations API of the Mibo mental-health hospital chain. JSON is camelCase; "
+                             "success is {success: true, data}, errors {success: false, error}."},
+    )
+    spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Error", ERROR_ENVELOPE)
+    paths: dict[str, tuple[list[dict], dict[str, dict]]] = {}
+    for route in app.router.routes():
+        if route.method not in DOCUMENTED_METHODS or route.resource is None:
+            continue
+        path = route.resource.canonical
+        parameters, operations = paths.setdefault(path, (path_parameters(route.resource), {}))
+        operations[route.method.lower()] = operation(route.method, path, route.handler)
+    for path, (parameters, operations) in paths.items():
+        spec.path(path=path, operations=operations, parameters=parameters)
+    return spec.to_dict()
+
+
+# --- handlers ---------------------------------------------------------------------
+
+
+@dataclass
+class DocumentCache:
+    text: str | None = None
+
+
+OPENAPI_CACHE = web.AppKey("openapi_cache", DocumentCache)
+
+
+@public
+async def openapi_json(request: web.Request) -> web.Response:
+    """The OpenAPI 3 document of this API."""
+    cache = request.app[OPENAPI_CACHE]
+    if cache.text is None:
+        # Built once per app (tens of milliseconds), when every route is registered.
+        cache.text = dumps(build_document(request.app))
+    return web.Response(text=cache.text, content_type="application/json")
+
+
+_spec = importlib.util.find_spec("swagger_ui")  # located, not imported: only its static files are used
+SWAGGER_UI_DIR = Path(next(iter(_spec.submodule_search_locations))) / "static"
+ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "favicon-16x16.png"})
+STATIC = "/api/docs/static"
+
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Mibo API</title>
+<link rel="icon" type="image/png" href="{STATIC}/favicon-32x32.png">
+<link rel="stylesheet" href="{STATIC}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{STATIC}/swagger-ui-bundle.js"></script>
+<script src="/api/docs/init.js"></script>
+</body>
+</html>
+"""
+
+# A file, not an inline script, so the page's CSP needs no 'unsafe-inline' for scripts.
+DOCS_INIT = """window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: "/api/openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout"
+  });
+});
+"""
+
+
+@public
+async def docs_page(request: web.Request) -> web.Response:
+    """Interactive API documentation (Swagger UI)."""
+    # The default CSP (default-src 'none') would stop Swagger UI; this one allows only our own assets.
+    return web.Response(text=DOCS_PAGE, content_type="text/html",
+                        headers={"Content-Security-Policy": DOCS_CSP})
+
+
+@public
+async def docs_init(request: web.Request) -> web.Response:
+    """The script that starts Swagger UI on /api/docs."""
+    return web.Response(text=DOCS_INIT, content_type="text/javascript")
+
+
+@public
+async def docs_asset(request: web.Request) -> web.StreamResponse:
+    """A Swagger UI asset (script, style sheet or icon) from the swagger-ui-py package."""
+    name = request.match_info["name"]
+    if name not in ASSETS:
+        raise ApiError.not_found("No such asset")
+    return web.FileResponse(SWAGGER_UI_DIR / name, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register last in mibo/routes.py; the document is built lazily, so it lists every route."""
+    app[OPENAPI_CACHE] = DocumentCache()
+    app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/api/docs", docs_page)
+    app.router.add_get("/api/docs/init.js", docs_init)
+    app.router.add_get(STATIC + r"/{name:[\w.-]+}", docs_asset)

@@ -1,0 +1,289 @@
+"""Settings, read once from the environment and validated at start-up.
+
+Every setting has a development default so that a fresh checkout runs with no `.env`;
+production refuses to start while any secret is still a default or too short.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENVIRONMENTS = ("development", "test", "staging", "production")
+MIN_SECRET_LENGTH = 32
+
+# Development defaults for secrets. Production refuses to start with any of these.
+DEV_SECRETS = {
+    "JWT_ACCESS_SECRET": "dev-access-secret-not-for-production-0001",
+    "JWT_REFRESH_SECRET": "dev-refresh-secret-not-for-production-0002",
+    "OTP_HASH_SECRET": "dev-otp-pepper-not-for-production-000003",
+    "RAZORPAY_KEY_SECRET": "sandbox_key_secret_not_for_production",
+    "RAZORPAY_WEBHOOK_SECRET": "sandbox_webhook_secret_not_for_production",
+    "GALLABOX_API_SECRET": "sandbox-gallabox-secret",
+    "SERVICE_TOKEN": "dev-service-token-not-for-production-00004",
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(name: str, value: str) -> int:
+    """'15m' -> 900 seconds; plain integers are seconds."""
+    if value.isdigit():
+        return int(value)
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise ConfigError(f"{name}: expected a duration such as 15m, 7d or 900, got {value!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "postgresql://127.0.0.1:5432/mibo"
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jwt_access_secret: str = DEV_SECRETS["JWT_ACCESS_SECRET"]
+    jwt_refresh_secret: str = DEV_SECRETS["JWT_REFRESH_SECRET"]
+    jwt_access_ttl: int = 15 * 60
+    jwt_refresh_ttl: int = 7 * 86400
+    otp_hash_secret: str = DEV_SECRETS["OTP_HASH_SECRET"]
+    otp_expiry_minutes: int = 10
+    otp_max_attempts: int = 3
+    bcrypt_rounds: int = 10
+    rate_limit_login_per_minute: int = 5
+    rate_limit_client_per_minute: int = 60
+    trust_proxy: bool = False
+    cors_origins: tuple[str, ...] = ("*",)
+    max_body_bytes: int = 10 * 1024 * 1024
+    shutdown_timeout: float = 30.0
+    log_level: str = "INFO"
+    service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
+    default_timezone: str = "Asia/Kolkata"
+    sandbox_url: str = "http://127.0.0.1:8070"
+    gallabox_base_url: str = ""
+    gallabox_api_key: str = "sandbox-gallabox-key"
+    gallabox_api_secret: str = DEV_SECRETS["GALLABOX_API_SECRET"]
+    gallabox_channel_id: str = "sandbox-channel"
+    razorpay_base_url: str = ""
+    razorpay_key_id: str = "rzp_test_sandbox"
+    razorpay_key_secret: str = DEV_SECRETS["RAZORPAY_KEY_SECRET"]
+    razorpay_webhook_secret: str = DEV_SECRETS["RAZORPAY_WEBHOOK_SECRET"]
+    google_service_account_email: str = "mibo-sandbox@mibo-sandbox.iam.gserviceaccount.com"
+    google_private_key: str = ""
+    google_calendar_id: str = "primary"
+    google_token_uri: str = ""
+    google_calendar_base_url: str = ""
+    payment_link_expiry_minutes: int = 60
+    payment_reconcile_after_minutes: int = 15
+    payment_order_expiry_minutes: int = 120
+    # Background jobs (issue 5).
+    otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
+    principal_cache_seconds: int = 60
+    outbox_relay: bool = True
+    outbox_relay_interval: int = 5
+    broker_heartbeat_timeout: int = 10
+    broker_maintenance_chance: int = 100_000
+    notification_max_attempts: int = 6
+    worker_metrics_port: int = 9191
+    scheduler_metrics_port: int = 9192
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env in ("development", "test")
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+# env var -> (field, parser). Parsers raise ValueError; load() turns that into ConfigError.
+def _int(lo: int, hi: int):
+    def parse(value: str) -> int:
+        number = int(value)
+        if not lo <= number <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return number
+
+    return parse
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(*choices: str):
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _url(*schemes: str):
+    def parse(value: str) -> str:
+        if "://" not in value or value.split("://", 1)[0] not in schemes:
+            raise ValueError(f"must be a {'/'.join(schemes)} URL")
+        return value.rstrip("/")
+
+    return parse
+
+
+def _optional_url(value: str) -> str:
+    return _url("http", "https")(value) if value else ""
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in value.split(",") if o.strip())
+    if not origins:
+        raise ValueError("must list at least one origin, or *")
+    return origins
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be an IANA time zone such as Asia/Kolkata") from exc
+    return value
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _private_key(value: str) -> str:
+    # Keys pasted into env files usually carry literal "\n".
+    return value.replace("\\n", "\n")
+
+
+VARIABLES: dict[str, tuple[str, object]] = {
+    "APP_ENV": ("env", _choice(*ENVIRONMENTS)),
+    "HOST": ("host", _text),
+    "PORT": ("port", _int(1, 65535)),
+    "DATABASE_URL": ("database_url", _url("postgresql", "postgres")),
+    "DB_POOL_MIN": ("db_pool_min", _int(0, 100)),
+    "DB_POOL_MAX": ("db_pool_max", _int(1, 200)),
+    "REDIS_URL": ("redis_url", _url("redis", "rediss")),
+    "JWT_ACCESS_SECRET": ("jwt_access_secret", _text),
+    "JWT_REFRESH_SECRET": ("jwt_refresh_secret", _text),
+    "JWT_ACCESS_EXPIRY": ("jwt_access_ttl", None),
+    "JWT_REFRESH_EXPIRY": ("jwt_refresh_ttl", None),
+    "OTP_HASH_SECRET": ("otp_hash_secret", _text),
+    "OTP_EXPIRY_MINUTES": ("otp_expiry_minutes", _int(1, 60)),
+    "OTP_MAX_ATTEMPTS": ("otp_max_attempts", _int(1, 10)),
+    "BCRYPT_ROUNDS": ("bcrypt_rounds", _int(4, 15)),
+    "RATE_LIMIT_LOGIN_PER_MINUTE": ("rate_limit_login_per_minute", _int(1, 10000)),
+    "RATE_LIMIT_CLIENT_PER_MINUTE": ("rate_limit_client_per_minute", _int(1, 100000)),
+    "TRUST_PROXY": ("trust_proxy", _bool),
+    "CORS_ORIGIN": ("cors_origins", _origins),
+    "MAX_BODY_BYTES": ("max_body_bytes", _int(1024, 100 * 1024 * 1024)),
+    "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
+    "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
+    "SERVICE_TOKEN": ("service_token", _text),
+    "DEFAULT_TIMEZONE": ("default_timezone", _timezone),
+    "SANDBOX_URL": ("sandbox_url", _url("http", "https")),
+    "GALLABOX_BASE_URL": ("gallabox_base_url", _optional_url),
+    "GALLABOX_API_KEY": ("gallabox_api_key", _text),
+    "GALLABOX_API_SECRET": ("gallabox_api_secret", _text),
+    "GALLABOX_CHANNEL_ID": ("gallabox_channel_id", _text),
+    "RAZORPAY_BASE_URL": ("razorpay_base_url", _optional_url),
+    "RAZORPAY_KEY_ID": ("razorpay_key_id", _text),
+    "RAZORPAY_KEY_SECRET": ("razorpay_key_secret", _text),
+    "RAZORPAY_WEBHOOK_SECRET": ("razorpay_webhook_secret", _text),
+    "GOOGLE_SERVICE_ACCOUNT_EMAIL": ("google_service_account_email", _text),
+    "GOOGLE_PRIVATE_KEY": ("google_private_key", _private_key),
+    "GOOGLE_CALENDAR_ID": ("google_calendar_id", _text),
+    "GOOGLE_TOKEN_URI": ("google_token_uri", _optional_url),
+    "GOOGLE_CALENDAR_BASE_URL": ("google_calendar_base_url", _optional_url),
+    # Razorpay refuses links that expire sooner than 15 minutes after they are made.
+    "PAYMENT_LINK_EXPIRY_MINUTES": ("payment_link_expiry_minutes", _int(15, 43200)),
+    # Open payments older than this are checked with Razorpay by the reconciliation job.
+    "PAYMENT_RECONCILE_AFTER_MINUTES": ("payment_reconcile_after_minutes", _int(1, 1440)),
+    # A checkout order still unpaid after this long is marked FAILED by reconciliation.
+    "PAYMENT_ORDER_EXPIRY_MINUTES": ("payment_order_expiry_minutes", _int(15, 43200)),
+    "OTP_CHANNEL": ("otp_channel", _choice("whatsapp", "console")),
+    # How long an API process may keep a session's actor (mibo/principals.py; 0: off).
+    # Changes reach every process at once through LISTEN/NOTIFY; this is only a backstop.
+    "PRINCIPAL_CACHE_SECONDS": ("principal_cache_seconds", _int(0, 3600)),
+    # The API process publishes committed outbox rows (LISTEN/NOTIFY) and sweeps every interval.
+    "OUTBOX_RELAY": ("outbox_relay", _bool),
+    "OUTBOX_RELAY_INTERVAL": ("outbox_relay_interval", None),
+    # A worker silent this long is presumed dead and its unacknowledged messages are requeued
+    # by the next broker maintenance run; maintenance runs on this many commands per million.
+    "BROKER_HEARTBEAT_TIMEOUT": ("broker_heartbeat_timeout", None),
+    "BROKER_MAINTENANCE_CHANCE": ("broker_maintenance_chance", _int(1, 1_000_000)),
+    # A WhatsApp message is tried this many times in all before it is left FAILED for good.
+    "NOTIFICATION_MAX_ATTEMPTS": ("notification_max_attempts", _int(1, 50)),
+    "WORKER_METRICS_PORT": ("worker_metrics_port", _int(0, 65535)),
+    "SCHEDULER_METRICS_PORT": ("scheduler_metrics_port", _int(0, 65535)),
+}
+
+SECRET_VARIABLES = tuple(DEV_SECRETS)
+PRODUCTION_PROVIDER_SETTINGS = (
+    "RAZORPAY_BASE_URL", "GALLABOX_BASE_URL", "GOOGLE_TOKEN_URI", "GOOGLE_CALENDAR_BASE_URL", "GOOGLE_PRIVATE_KEY",
+)
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment, or raise ConfigError naming the bad variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name, (attr, parse) in VARIABLES.items():
+        raw = environ.get(name)
+        if not raw:  # unset or empty: keep the default
+            continue
+        try:
+            values[attr] = parse_duration(name, raw) if parse is None else parse(raw)
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    settings = Settings(**values)
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.db_pool_min > settings.db_pool_max:
+        raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
+    if not settings.is_production:
+        return
+    for name in SECRET_VARIABLES:
+        value = getattr(settings, VARIABLES[name][0])
+        if value == DEV_SECRETS[name]:
+            raise ConfigError(f"{name}: production needs its own secret, not the development default")
+    for name in ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET", "OTP_HASH_SECRET", "SERVICE_TOKEN"):
+        if len(getattr(settings, VARIABLES[name][0])) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"{name}: must be at least {MIN_SECRET_LENGTH} characters in production")
+    if settings.jwt_access_secret == settings.jwt_refresh_secret:
+        raise ConfigError("JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET")
+    if "*" in settings.cors_origins:
+        raise ConfigError("CORS_ORIGIN: production must list its front-end origins, not *")
+    if settings.bcrypt_rounds < 10:
+        raise ConfigError("BCRYPT_ROUNDS: production needs at least 10")
+    # An empty provider setting means "use the local sandbox": fine for developers, never for patients.
+    for name in PRODUCTION_PROVIDER_SETTINGS:
+        if not getattr(settings, VARIABLES[name][0]):
+            raise ConfigError(f"{name}: production must name the real provider, not fall back to the sandbox")

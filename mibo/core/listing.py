@@ -1,0 +1,58 @@
+"""Paginated lists whose filters vary: SQLAlchemy Core picks the page, plain SQL shapes the rows.
+
+A list is one query: the Core statement (`page_of_ids`) selects the ids of one page with the
+total (`count(*) OVER ()`) and each row's position, and a fixed SQL template joins what a row
+shows onto that page. Only an empty page past the end needs a second query for the total.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from mibo.core import db, tables
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for ILIKE, with the user's own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def page_of_ids(id_column, where: list, order_by: tuple, limit: int, offset: int) -> Select:
+    """The ids of one page, each with the total of matching rows and its place in the order."""
+    stmt = select(
+        id_column.label("id"),
+        func.count().over().label("total"),
+        func.row_number().over(order_by=order_by).label("ord"),
+    )
+    for condition in where:
+        stmt = stmt.where(condition)
+    return stmt.order_by(*order_by).limit(limit).offset(offset)
+
+
+async def fetch_page(
+    cur, page: Select, detail_sql: str, offset: int, params: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Run `detail_sql` (which reads the CTE `page`) for one page; returns (rows, total).
+
+    `detail_sql` must select `page.total` as `total` and order by `page.ord`.
+    """
+    page_sql, page_params = tables.compile_query(page)
+    rows = await db.fetch_all(
+        cur, f"WITH page AS ({page_sql}) {detail_sql}", {**page_params, **(params or {})}
+    )
+    if rows:
+        total = rows[0]["total"]
+    elif offset > 0:
+        # Past the end of the list: the window count saw no rows, so count them on their own.
+        count_sql, count_params = tables.compile_query(
+            select(func.count()).select_from(page.limit(None).offset(None).order_by(None).subquery())
+        )
+        total = await db.fetch_value(cur, count_sql, count_params)
+    else:
+        total = 0
+    for row in rows:
+        row.pop("total", None)
+    return rows, total
