@@ -46,10 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import ensure_py_spy, ensure_wrk, free_port, wait_up  # noqa: E402
-from mibo.api.resources import appointments  # noqa: E402
 from mibo.core import audit, config, outbox, tokens  # noqa: E402
 from mibo.core.migrate import ensure_database, migrate  # noqa: E402
-from mibo.domain import schedule  # noqa: E402
+from mibo.domain import appointments, schedule  # noqa: E402
 
 DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/mibo_bench_ops")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")

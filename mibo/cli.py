@@ -66,9 +66,8 @@ def cmd_sandbox(args) -> None:
 
     from aiohttp import web
 
-    from mibo.providers.sandbox import create_sandbox_app
-
     from mibo.core.logs import setup_logging
+    from mibo.providers.sandbox import create_sandbox_app
 
     settings = _settings()
     setup_logging(settings.log_level)

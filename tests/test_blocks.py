@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mibo.api.resources.blocks import block_span
 from mibo.core.errors import ApiError
+from mibo.domain.blocks import block_span
 from tests.scheduling_support import at, booking, future_day, insert_appointment, local_today, make_clinic, rows
 
 UTC = dt.UTC

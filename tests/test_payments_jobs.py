@@ -10,6 +10,7 @@ import pytest
 
 from jobs.actors import payments as payment_jobs
 from mibo.core import db
+from mibo.core.actor import WORKER, Actor
 from tests.jobs_support import wait_for
 from tests.payments_support import (
     FEE,
@@ -25,6 +26,8 @@ from tests.payments_support import (
     rows,
     value,
 )
+
+WORKER_ACTOR = Actor.system(WORKER, "test")
 
 
 @pytest.fixture
@@ -165,7 +168,7 @@ async def test_a_late_paid_event_after_expiry_is_kept_and_flagged_for_refund(api
     paid = await pay(sandbox, paymentLinkId=link["id"], outcome="captured")
     # The expiry is processed first (events out of order), then the payment turns up.
     async with db.transaction(pool) as cur:
-        assert await payment_jobs.rules.expire_payment_link(cur, payment["id"]) == "LINK_EXPIRED"
+        assert await payment_jobs.rules.expire_payment_link(cur, WORKER_ACTOR, payment["id"]) == "LINK_EXPIRED"
     await deliver(api, paid)
     assert await worker.run() == ["FLAGGED"]
     status, flag, refund = (await rows(factory, "SELECT status, flag_reason, refund_requested_at IS NOT NULL"

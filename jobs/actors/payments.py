@@ -27,11 +27,12 @@ import dramatiq
 from jobs import context
 from jobs.broker import settings as worker_settings
 from jobs.options import MINUTE, SECOND, options
-from mibo.api.resources import payments as rules
 from mibo.core import db
 from mibo.core import outbox as names
+from mibo.core.actor import WORKER, Actor
 from mibo.core.config import Settings
 from mibo.core.logs import log_event
+from mibo.domain import payments as rules
 from mibo.domain.messages import local_when
 from mibo.providers.errors import ProviderError
 from mibo.providers.razorpay_client import RazorpayClient
@@ -148,7 +149,7 @@ def _entity(payload: dict, name: str) -> dict:
     return entity if isinstance(entity, dict) else {}
 
 
-async def apply_razorpay_event(cur, event_type: str, payload: dict) -> tuple[str, int | None]:
+async def apply_razorpay_event(cur, actor: Actor, event_type: str, payload: dict) -> tuple[str, int | None]:
     """Apply one event to the payment it is about; returns (outcome, payments.id or None)."""
     payment = _entity(payload, "payment")
     link = _entity(payload, "payment_link")
@@ -162,19 +163,19 @@ async def apply_razorpay_event(cur, event_type: str, payload: dict) -> tuple[str
     if not payment_id:
         return UNMATCHED, None
     if event_type in PAID_EVENTS:
-        outcome = await rules.mark_paid_and_confirm(cur, payment_id, payment.get("id"), payment.get("amount"),
+        outcome = await rules.mark_paid_and_confirm(cur, actor, payment_id, payment.get("id"), payment.get("amount"),
                                                     payment.get("currency"), "Payment received (Razorpay)")
     elif event_type == "payment_link.paid":
         # The payment entity is the money; the link's own amount_paid says the same when it is absent.
         amount = payment.get("amount", link.get("amount_paid"))
         currency = payment.get("currency", link.get("currency"))
-        outcome = await rules.mark_paid_and_confirm(cur, payment_id, payment.get("id"), amount, currency,
+        outcome = await rules.mark_paid_and_confirm(cur, actor, payment_id, payment.get("id"), amount, currency,
                                                     "Payment link paid (Razorpay)")
     elif event_type == "payment.failed":
         reason = payment.get("error_description") or payment.get("error_code") or "Payment failed"
         outcome = await rules.mark_failed(cur, payment_id, str(reason))
     else:
-        outcome = await rules.expire_payment_link(cur, payment_id)
+        outcome = await rules.expire_payment_link(cur, actor, payment_id)
     return outcome, payment_id
 
 
@@ -184,7 +185,8 @@ async def handle_razorpay_event(pool, webhook_event_id: int) -> str | None:
         event = await db.fetch_one(cur, WEBHOOK_EVENT_FOR_UPDATE, (webhook_event_id,))
         if event is None or event["processed_at"] is not None:
             return None
-        outcome, payment_id = await apply_razorpay_event(cur, event["event_type"], event["payload"])
+        actor = Actor.system(WORKER, f"{names.PROCESS_RAZORPAY_EVENT}:{webhook_event_id}")
+        outcome, payment_id = await apply_razorpay_event(cur, actor, event["event_type"], event["payload"])
         await db.execute(cur, FINISH_WEBHOOK_EVENT, (outcome, payment_id, webhook_event_id))
     log_event(log, logging.INFO, "razorpay event processed", webhookEventId=webhook_event_id,
               event=event["event_type"], outcome=outcome, paymentId=payment_id)
@@ -343,13 +345,14 @@ async def reconcile_one(pool, settings: Settings, payment_id: int) -> str:
     row = await db.query_one(pool, OPEN_PAYMENT, (settings.payment_order_expiry_minutes, payment_id))
     if row is None or row["status"] not in rules.OPEN or row["flagged_at"] is not None:
         return rules.UNCHANGED
+    actor = Actor.system(WORKER, f"{names.RECONCILE_PAYMENT}:{payment_id}")
     if row["channel"] == "CHECKOUT" and row["order_id"]:
         attempts = await razorpay_call(settings, "fetch_order_payments", row["order_id"])
         captured = next((p for p in attempts if p.get("status") == "captured"), None)
         async with db.transaction(pool) as cur:
             if captured is not None:
                 return await rules.mark_paid_and_confirm(
-                    cur, payment_id, captured.get("id"), captured.get("amount"), captured.get("currency"),
+                    cur, actor, payment_id, captured.get("id"), captured.get("amount"), captured.get("currency"),
                     "Payment found by reconciliation")
             if row["order_expired"]:
                 return await rules.mark_failed(cur, payment_id, "Order expired unpaid")
@@ -360,10 +363,10 @@ async def reconcile_one(pool, settings: Settings, payment_id: int) -> str:
             if link.get("status") == "paid":
                 paid = next((p for p in link.get("payments") or [] if p.get("status") == "captured"), {})
                 return await rules.mark_paid_and_confirm(
-                    cur, payment_id, paid.get("payment_id"), paid.get("amount", link.get("amount_paid")),
+                    cur, actor, payment_id, paid.get("payment_id"), paid.get("amount", link.get("amount_paid")),
                     link.get("currency"), "Payment link paid (found by reconciliation)")
             if link.get("status") in ("expired", "cancelled"):
-                return await rules.expire_payment_link(cur, payment_id)
+                return await rules.expire_payment_link(cur, actor, payment_id)
     return rules.UNCHANGED
 
 

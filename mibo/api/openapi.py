@@ -258,7 +258,7 @@ async def docs_asset(request: web.Request) -> web.StreamResponse:
     """A Swagger UI asset (script, style sheet or icon) from the swagger-ui-py package."""
     name = request.match_info["name"]
     if name not in ASSETS:
-        raise ApiError.not_found("No such asset")
+        raise ApiError.not_found("asset")
     return web.FileResponse(SWAGGER_UI_DIR / name, headers={"Cache-Control": "public, max-age=86400"})
 
 

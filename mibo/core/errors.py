@@ -36,8 +36,11 @@ class ApiError(Exception):
         return cls(403, code, message)
 
     @classmethod
-    def not_found(cls, message: str = "Not found", code: str = "NOT_FOUND") -> ApiError:
-        return cls(404, code, message)
+    def not_found(cls, resource: str, field: str | None = None) -> ApiError:
+        """404 with the resource's own code (APPOINTMENT_NOT_FOUND, ...), the same on every route;
+        `field` names the request field that pointed at it."""
+        return cls(404, f"{resource.upper().replace(' ', '_')}_NOT_FOUND", f"No {resource.lower()} with this id",
+                   {field: ["not found"]} if field else None)
 
     @classmethod
     def conflict(cls, message: str, details: Any = None, code: str = "CONFLICT") -> ApiError:

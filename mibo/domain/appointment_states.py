@@ -16,6 +16,8 @@ COMPLETED, CANCELLED, NO_SHOW = "COMPLETED", "CANCELLED", "NO_SHOW"
 STATUSES = (BOOKED, CONFIRMED, RESCHEDULED, COMPLETED, CANCELLED, NO_SHOW)
 # Statuses that hold the clinician's and the patient's time (the exclusion constraints use the same set).
 LIVE = (BOOKED, CONFIRMED)
+# The same, for SQL: `status IN {LIVE_SQL}`.
+LIVE_SQL = "(" + ", ".join(f"'{status}'" for status in LIVE) + ")"
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     BOOKED: (CONFIRMED, CANCELLED, RESCHEDULED),

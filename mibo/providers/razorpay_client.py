@@ -43,6 +43,11 @@ class RazorpayClient:
         data = {"amount": amount_paise, "currency": currency, "receipt": receipt, "notes": notes or {}}
         return self._call(lambda: self._client.order.create(data))
 
+    def find_order(self, receipt: str) -> dict | None:
+        """The order made with our `receipt`, if any (to resolve a create whose answer was lost)."""
+        items = self._call(lambda: self._client.order.all({"receipt": receipt}))["items"]
+        return items[0] if items else None
+
     def fetch_order(self, order_id: str) -> dict:
         return self._call(lambda: self._client.order.fetch(order_id))
 

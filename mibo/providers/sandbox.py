@@ -288,6 +288,14 @@ async def create_order(request: web.Request) -> web.Response:
     return web.json_response(order)
 
 
+async def list_orders(request: web.Request) -> web.Response:
+    """GET /orders[?receipt=]: Razorpay's collection, newest first."""
+    receipt = request.query.get("receipt")
+    orders = [o for o in request.app[SANDBOX].orders.values() if receipt is None or o["receipt"] == receipt]
+    orders.sort(key=lambda o: o["created_at"], reverse=True)
+    return web.json_response({"entity": "collection", "count": len(orders), "items": orders})
+
+
 async def fetch_order(request: web.Request) -> web.Response:
     order = request.app[SANDBOX].orders.get(request.match_info["order_id"])
     if not order:
@@ -647,6 +655,7 @@ def create_sandbox_app(settings: Settings) -> web.Application:
     app[SANDBOX] = SandboxState(settings)
     rzp, cal = "/razorpay/v1", "/google/calendar/v3/calendars/{calendar_id}/events"
     app.router.add_post(f"{rzp}/orders", create_order)
+    app.router.add_get(f"{rzp}/orders", list_orders)
     app.router.add_get(f"{rzp}/orders/{{order_id}}", fetch_order)
     app.router.add_get(f"{rzp}/orders/{{order_id}}/payments", order_payments)
     app.router.add_post(f"{rzp}/payment_links", create_payment_link)

@@ -134,7 +134,7 @@ async def analytics_scope(cur, actor: Actor, centre_id: int | None) -> Scope:
         return Scope(actor.centre_filter(), CHAIN_TIMEZONE)
     timezone = await db.fetch_value(cur, CENTRE_TIMEZONE, (centre_id,))
     if timezone is None:
-        raise ApiError.not_found("Centre not found", "CENTRE_NOT_FOUND")
+        raise ApiError.not_found("centre")
     check_centre(actor, centre_id)
     return Scope([centre_id], timezone)
 

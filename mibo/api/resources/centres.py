@@ -68,7 +68,7 @@ def update_sql(fields: list[str]) -> str:
 async def centre_or_404(cur, centre_id: int, *, lock: bool = False) -> dict:
     centre = await db.fetch_one(cur, CENTRE_FOR_UPDATE if lock else CENTRE_BY_ID, (centre_id,))
     if centre is None:
-        raise ApiError.not_found("Centre not found")
+        raise ApiError.not_found("centre")
     return centre
 
 
@@ -117,8 +117,8 @@ async def create_centre(request: web.Request) -> web.Response:
     body = await read_json(request, CreateCentreSchema())
     async with db.transaction(request.app[DB]) as cur:
         centre = await db.fetch_one(cur, INSERT_CENTRE, {"address_line2": None, **body})
-        await audit.record(cur, request[ACTOR], "centre.create", "centre", centre["id"], centre["id"], {"name": centre["name"]}
-        )
+        await audit.record(cur, request[ACTOR], "centre.create", "centre", centre["id"], centre["id"],
+                           {"name": centre["name"]})
     return ok(_schema.dump(centre), status=201)
 
 

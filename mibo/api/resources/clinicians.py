@@ -172,14 +172,14 @@ def check_any_centre(actor: Actor, centre_ids: list[int]) -> None:
 async def detail(cur, clinician_id: int) -> dict:
     row = await db.fetch_one(cur, CLINICIAN_DETAIL_BY_ID, {"id": clinician_id})
     if row is None:
-        raise ApiError.not_found("Clinician not found")
+        raise ApiError.not_found("clinician")
     return row
 
 
 async def locked_or_404(cur, clinician_id: int) -> dict:
     row = await db.fetch_one(cur, CLINICIAN_FOR_UPDATE, (clinician_id,))
     if row is None:
-        raise ApiError.not_found("Clinician not found")
+        raise ApiError.not_found("clinician")
     return row
 
 

@@ -47,7 +47,7 @@ async def live_appointment(request: web.Request, cur, appointment_id: int) -> di
     """The appointment named in the body: 404 if missing, 403 outside the caller's centres, 422 if over."""
     appt = await db.fetch_one(cur, APPOINTMENT_TO_NOTIFY, (appointment_id,))
     if appt is None:
-        raise ApiError.not_found("Appointment not found", "APPOINTMENT_NOT_FOUND")
+        raise ApiError.not_found("appointment")
     check_centre(request[ACTOR], appt["centre_id"])
     if appt["status"] not in LIVE_STATUSES:
         raise ApiError.unprocessable(

@@ -230,7 +230,7 @@ def profile_values(body: dict) -> dict:
 async def patient_or_404(cur, patient_id: int) -> dict:
     patient = await db.fetch_one(cur, PATIENT_BY_ID, (patient_id,))
     if patient is None:
-        raise ApiError.not_found("Patient not found")
+        raise ApiError.not_found("patient")
     return patient
 
 
@@ -282,8 +282,8 @@ async def get_patient(request: web.Request) -> web.Response:
         payments = await db.fetch_all(cur, PAYMENTS_OF_PATIENT, scope)
         notes_visible = await may_read_notes(cur, actor, patient_id)
         notes = await db.fetch_all(cur, NOTES_OF_PATIENT, (patient_id,)) if notes_visible else None
-        await audit.record(cur, request[ACTOR], "patient.read", "patient", patient_id, None, {"medicalNotes": notes_visible}
-        )
+        await audit.record(cur, request[ACTOR], "patient.read", "patient", patient_id, None,
+                           {"medicalNotes": notes_visible})
     return ok(
         _detail.dump({**patient, "appointments": appointments, "payments": payments, "medical_notes": notes})
     )
@@ -338,7 +338,7 @@ async def update_patient(request: web.Request) -> web.Response:
     async with db.transaction(request.app[DB]) as cur:
         current = await db.fetch_one(cur, PATIENT_FOR_UPDATE, (patient_id,))
         if current is None:
-            raise ApiError.not_found("Patient not found")
+            raise ApiError.not_found("patient")
         if user := db.set_clause(USER_COLUMNS, values):
             await db.execute(
                 cur, f"UPDATE users SET {user} WHERE id = %(id)s", {**values, "id": current["user_id"]}

@@ -183,7 +183,7 @@ async def deactivate_staff(cur, user_id: int, reason: str = "USER_DEACTIVATED") 
 async def staff_user(cur, user_id: int) -> dict:
     user = await db.fetch_one(cur, STAFF_USER_BY_ID, {"id": user_id, "ranking": RANKING})
     if user is None:
-        raise ApiError.not_found("Staff user not found")
+        raise ApiError.not_found("user")
     return user
 
 
@@ -286,7 +286,7 @@ async def update_user(request: web.Request) -> web.Response:
     async with db.transaction(request.app[DB]) as cur:
         current = await db.fetch_one(cur, STAFF_FOR_UPDATE, (user_id,))
         if current is None:
-            raise ApiError.not_found("Staff user not found")
+            raise ApiError.not_found("user")
         await apply_staff_changes(cur, user_id, body)
         if body.get("is_active") is False and current["is_active"]:
             await deactivate_staff(cur, user_id)
@@ -350,7 +350,7 @@ async def delete_user(request: web.Request) -> web.Response:
     user_id = path_id(request)
     async with db.transaction(request.app[DB]) as cur:
         if await db.fetch_one(cur, STAFF_FOR_UPDATE, (user_id,)) is None:
-            raise ApiError.not_found("Staff user not found")
+            raise ApiError.not_found("user")
         if user_id == request[ACTOR].user_id:
             raise ApiError.validation({"id": ["You cannot deactivate your own account."]})
         await deactivate_staff(cur, user_id)

@@ -12,10 +12,10 @@ from mibo.api.access import requires
 from mibo.api.apidoc import documented
 from mibo.api.http import ok, path_id, read_json
 from mibo.api.keys import ACTOR, DB
-from mibo.api.resources.appointments import check_can_view
 from mibo.api.resources.notifications import APPOINTMENT_TO_NOTIFY, live_appointment
 from mibo.core import db, outbox
 from mibo.core.errors import ApiError
+from mibo.domain.appointments import check_can_view
 from schemas.notifications import AppointmentRefSchema, MeetLinkSchema
 
 _schema = MeetLinkSchema()
@@ -56,7 +56,7 @@ async def get_meet_link(request: web.Request) -> web.Response:
     async with db.connection(request.app[DB]) as cur:
         appt = await db.fetch_one(cur, APPOINTMENT_TO_NOTIFY, (appointment_id,))
     if appt is None:
-        raise ApiError.not_found("Appointment not found", "APPOINTMENT_NOT_FOUND")
+        raise ApiError.not_found("appointment")
     check_can_view(request[ACTOR], appt)  # a clinician: their own appointments only
     return ok(meet_link_view(appt))
 

@@ -1,0 +1,179 @@
+"""Blocking a clinician's time at any granularity, listing blocks, unblocking.
+
+One mechanism: every block is a range of instants. Whole days are the centre's local days
+(midnight to midnight in its zone), converted once, here. Active blocks of a clinician never
+overlap (an exclusion constraint), so removing a block always frees exactly its time.
+A block over live appointments is refused (409 BLOCK_CONFLICT, listing them) unless the
+request asks to cancel them, which then happens in the same transaction, through the one
+status change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mibo.core import audit, db
+from mibo.core.actor import Actor
+from mibo.core.errors import ApiError
+from mibo.domain import appointments, schedule
+from mibo.domain.access import check_centre
+from mibo.domain.appointment_states import CANCELLED, LIVE_SQL
+from mibo.domain.availability import day_bounds
+
+BLOCK_COLUMNS = """
+id, clinician_id, centre_id, starts_at, ends_at, reason, created_by_user_id, created_at,
+removed_at, removed_by_user_id
+"""
+
+INSERT_BLOCK = f"""
+INSERT INTO clinician_blocks (clinician_id, centre_id, starts_at, ends_at, reason, created_by_user_id)
+VALUES (%s, %s, %s, %s, %s, %s)
+RETURNING {BLOCK_COLUMNS}
+"""
+
+OVERLAPPING_BLOCKS = """
+SELECT id, starts_at, ends_at FROM clinician_blocks
+WHERE clinician_id = %s AND removed_at IS NULL AND starts_at < %s AND ends_at > %s
+ORDER BY starts_at
+"""
+
+# Live appointments inside the block, locked so that they can be cancelled with it.
+LIVE_APPOINTMENTS_IN_SPAN = f"""
+SELECT a.id, a.status, a.centre_id, a.scheduled_start_at, a.scheduled_end_at, u.full_name AS patient_name
+FROM appointments a
+JOIN patient_profiles pp ON pp.id = a.patient_id
+JOIN users u ON u.id = pp.user_id
+WHERE a.clinician_id = %(clinician_id)s AND a.status IN {LIVE_SQL}
+  AND a.scheduled_start_at < %(end)s AND a.scheduled_end_at > %(start)s
+  AND (%(centre_id)s::bigint IS NULL OR a.centre_id = %(centre_id)s)
+ORDER BY a.scheduled_start_at
+FOR UPDATE OF a
+"""
+
+BLOCKS_PAGE = f"""
+SELECT {BLOCK_COLUMNS}, count(*) OVER () AS total
+FROM clinician_blocks
+WHERE clinician_id = %(clinician_id)s AND removed_at IS NULL
+  AND ends_at > %(lo)s AND (%(hi)s::timestamptz IS NULL OR starts_at < %(hi)s)
+ORDER BY starts_at, id
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+BLOCK_BY_ID = f"SELECT {BLOCK_COLUMNS} FROM clinician_blocks WHERE id = %s AND clinician_id = %s"
+
+REMOVE_BLOCK = f"""
+UPDATE clinician_blocks SET removed_at = now(), removed_by_user_id = %s
+WHERE id = %s AND removed_at IS NULL
+RETURNING {BLOCK_COLUMNS}
+"""
+
+
+def block_span(body: dict[str, Any], zone: ZoneInfo, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The instants a block request covers. Raises 400 for a block that starts in the past;
+    a whole-day block of today starts now (the part of today already gone needs no block)."""
+    if "start_at" in body:
+        start, end = body["start_at"].astimezone(dt.UTC), body["end_at"].astimezone(dt.UTC)
+        if start < now:
+            raise ApiError.validation(
+                {"startAt": ["Must not be in the past."]}, "Blocks cannot start in the past"
+            )
+        return start, end
+    first = body.get("date") or body["from_date"]
+    last = body.get("date") or body["to_date"]
+    if first < now.astimezone(zone).date():
+        field = "date" if "date" in body else "fromDate"
+        raise ApiError.validation({field: ["Must not be in the past."]}, "Blocks cannot start in the past")
+    return max(day_bounds(first, zone)[0], now), day_bounds(last, zone)[1]
+
+
+def check_clinician_scope(actor: Actor, clinician: dict[str, Any], centre_id: int | None) -> None:
+    """A centre-scoped caller manages blocks at their centres; a block for every centre (centre_id
+    None) needs the clinician's primary centre."""
+    check_centre(actor, centre_id if centre_id is not None else clinician["primary_centre_id"])
+
+
+async def existing_clinician(cur, clinician_id: int, *, lock: bool = False) -> dict[str, Any]:
+    clinician = await schedule.clinician(cur, clinician_id, lock=lock)
+    if clinician is None:
+        raise ApiError.not_found("clinician")
+    return clinician
+
+
+def conflict_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "patientName": row["patient_name"],
+        "scheduledStartAt": row["scheduled_start_at"].isoformat(),
+        "scheduledEndAt": row["scheduled_end_at"].isoformat(),
+    }
+
+
+
+async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None, reason: str,
+                 cancel_appointments: bool, now: dt.datetime) -> tuple[dict[str, Any], list[int]]:
+    """Block the clinician's time (`span`: start_at/end_at, a date, or from_date/to_date); returns the
+    block and the ids of the appointments it cancelled."""
+    clinician = await existing_clinician(cur, clinician_id, lock=True)
+    zone_name = clinician["primary_timezone"]
+    if centre_id is not None:
+        centre = await schedule.centre(cur, centre_id)
+        if centre is None:
+            raise ApiError.not_found("centre", "centreId")
+        zone_name = centre["timezone"]
+    check_clinician_scope(actor, clinician, centre_id)
+    start, end = block_span(span, ZoneInfo(zone_name), now)
+    overlapping = await db.fetch_all(cur, OVERLAPPING_BLOCKS, (clinician_id, end, start))
+    if overlapping:
+        raise ApiError.conflict(
+            "The clinician already has a block then",
+            {"blocks": [{"id": b["id"], "startsAt": b["starts_at"].isoformat(), "endsAt": b["ends_at"].isoformat()}
+                        for b in overlapping]},
+            code="BLOCK_OVERLAP",
+        )
+    live = await db.fetch_all(cur, LIVE_APPOINTMENTS_IN_SPAN,
+                              {"clinician_id": clinician_id, "start": start, "end": end, "centre_id": centre_id})
+    if live and not cancel_appointments:
+        raise ApiError.conflict(
+            f"The time holds {len(live)} live appointment(s); send cancelAppointments: true to cancel",
+            {"appointments": [conflict_item(row) for row in live]},
+            code="BLOCK_CONFLICT",
+        )
+    block = await db.fetch_one(cur, INSERT_BLOCK, (clinician_id, centre_id, start, end, reason, actor.user_id))
+    for appointment in live:
+        await appointments.transition(cur, actor, appointment, CANCELLED, f"Clinician unavailable: {reason}", now)
+    cancelled = [row["id"] for row in live]
+    await audit.record(cur, actor, "clinician_block.create", "clinician_block", block["id"], centre_id, {
+        "clinicianId": clinician_id, "startsAt": start.isoformat(), "endsAt": end.isoformat(),
+        "cancelledAppointmentIds": cancelled,
+    })
+    return block, cancelled
+
+
+async def active_blocks(cur, actor: Actor, clinician_id: int, first: dt.date | None, last: dt.date | None,
+                        limit: int, offset: int, now: dt.datetime) -> tuple[list[dict], int]:
+    """A clinician's active blocks over local dates at the primary centre (from today when no `first`)."""
+    clinician = await existing_clinician(cur, clinician_id)
+    check_clinician_scope(actor, clinician, None)
+    zone = ZoneInfo(clinician["primary_timezone"])
+    first = first or now.astimezone(zone).date()  # past blocks no longer matter
+    rows = await db.fetch_all(cur, BLOCKS_PAGE, {
+        "clinician_id": clinician_id, "lo": day_bounds(first, zone)[0],
+        "hi": day_bounds(last, zone)[1] if last is not None else None, "limit": limit, "offset": offset,
+    })
+    return rows, rows[0]["total"] if rows else 0
+
+
+async def remove(cur, actor: Actor, clinician_id: int, block_id: int) -> dict[str, Any]:
+    """Unblock: the block's time is free again."""
+    clinician = await existing_clinician(cur, clinician_id, lock=True)
+    block = await db.fetch_one(cur, BLOCK_BY_ID, (block_id, clinician_id))
+    if block is None or block["removed_at"] is not None:
+        raise ApiError.not_found("block")
+    check_clinician_scope(actor, clinician, block["centre_id"])
+    removed = await db.fetch_one(cur, REMOVE_BLOCK, (actor.user_id, block_id))
+    await audit.record(cur, actor, "clinician_block.remove", "clinician_block", block_id, block["centre_id"],
+                       {"clinicianId": clinician_id})
+    return removed
