@@ -16,9 +16,13 @@ NOW = dt.datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 STARTED = NOW - dt.timedelta(minutes=5)
 NOT_STARTED = NOW + dt.timedelta(minutes=5)
 
-# The spec's transitions plus CONFIRMED → CANCELLED and BOOKED → RESCHEDULED; nothing else.
+# The spec's transitions plus CONFIRMED → CANCELLED, BOOKED → RESCHEDULED and the session
+# (BOOKED | CONFIRMED → IN_PROGRESS → COMPLETED); nothing else.
 EXPECTED = {
     ("BOOKED", "CONFIRMED"),
+    ("BOOKED", "IN_PROGRESS"),
+    ("CONFIRMED", "IN_PROGRESS"),
+    ("IN_PROGRESS", "COMPLETED"),
     ("BOOKED", "CANCELLED"),
     ("BOOKED", "RESCHEDULED"),
     ("CONFIRMED", "RESCHEDULED"),
@@ -51,6 +55,15 @@ def test_outcomes_only_after_the_start(target):
         check_transition("CONFIRMED", target, NOT_STARTED, NOW)
     assert (caught.value.status, caught.value.code) == (422, "APPOINTMENT_NOT_STARTED")
     check_transition("CONFIRMED", target, NOW, NOW)  # the moment it starts is enough
+
+
+def test_a_session_begins_at_most_an_hour_early_and_ends_whenever():
+    soon, later = NOW + dt.timedelta(minutes=59), NOW + dt.timedelta(minutes=61)
+    check_transition("CONFIRMED", "IN_PROGRESS", soon, NOW)
+    with pytest.raises(ApiError) as caught:
+        check_transition("CONFIRMED", "IN_PROGRESS", later, NOW)
+    assert (caught.value.status, caught.value.code) == (422, "SESSION_TOO_EARLY")
+    check_transition("IN_PROGRESS", "COMPLETED", soon, NOW)  # begun early, finished before the slot
 
 
 def update_for(target: str, new_start: dt.datetime) -> dict:

@@ -152,6 +152,7 @@ appointments = Table(
     Column("calendar_event_id", Text),
     Column("notes", Text),
     Column("cancellation_reason", Text),
+    Column("session_started_at", TZ), Column("session_ended_at", TZ),
     _active(), _created(), _updated(),
 )
 

@@ -1,8 +1,10 @@
-"""The appointment state machine: the spec's transitions plus the two a clinic cannot do without.
+"""The appointment state machine: the spec's transitions plus those a clinic cannot do without.
 
 Spec: BOOKED → CONFIRMED | CANCELLED, CONFIRMED → RESCHEDULED | COMPLETED | NO_SHOW.
-Added: CONFIRMED → CANCELLED (a paid appointment cancelled; its payment is marked for refund)
-and BOOKED → RESCHEDULED (an unpaid booking moved). Every other status is final.
+Added: CONFIRMED → CANCELLED (a paid appointment cancelled; its payment is marked for refund),
+BOOKED → RESCHEDULED (an unpaid booking moved), and the consultation itself: BOOKED | CONFIRMED →
+IN_PROGRESS (the clinician began the session; a walk-in may pay afterwards) → COMPLETED. Every
+other status is final.
 """
 
 from __future__ import annotations
@@ -11,25 +13,29 @@ import datetime as dt
 
 from mibo.core.errors import ApiError
 
-BOOKED, CONFIRMED, RESCHEDULED = "BOOKED", "CONFIRMED", "RESCHEDULED"
+BOOKED, CONFIRMED, IN_PROGRESS, RESCHEDULED = "BOOKED", "CONFIRMED", "IN_PROGRESS", "RESCHEDULED"
 COMPLETED, CANCELLED, NO_SHOW = "COMPLETED", "CANCELLED", "NO_SHOW"
-STATUSES = (BOOKED, CONFIRMED, RESCHEDULED, COMPLETED, CANCELLED, NO_SHOW)
-# Statuses that hold the clinician's and the patient's time (the exclusion constraints use the same set).
-LIVE = (BOOKED, CONFIRMED)
+STATUSES = (BOOKED, CONFIRMED, IN_PROGRESS, RESCHEDULED, COMPLETED, CANCELLED, NO_SHOW)
+# Statuses that hold the clinician's and the patient's time (the exclusion constraints and the
+# partial index on live appointments use the same set: change them together, in a migration).
+LIVE = (BOOKED, CONFIRMED, IN_PROGRESS)
 # The same, for SQL: `status IN {LIVE_SQL}`.
 LIVE_SQL = "(" + ", ".join(f"'{status}'" for status in LIVE) + ")"
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    BOOKED: (CONFIRMED, CANCELLED, RESCHEDULED),
-    CONFIRMED: (RESCHEDULED, COMPLETED, NO_SHOW, CANCELLED),
+    BOOKED: (CONFIRMED, IN_PROGRESS, CANCELLED, RESCHEDULED),
+    CONFIRMED: (IN_PROGRESS, RESCHEDULED, COMPLETED, NO_SHOW, CANCELLED),
+    IN_PROGRESS: (COMPLETED,),
     RESCHEDULED: (),
     COMPLETED: (),
     CANCELLED: (),
     NO_SHOW: (),
 }
 
-# Outcomes of a consultation can only be recorded once it has started.
+# Outcomes of a consultation can only be recorded once it is due (or its session has begun).
 NEEDS_START = (COMPLETED, NO_SHOW)
+# A session may begin a little early (the patient is in the waiting room), never days ahead.
+SESSION_OPENS_BEFORE = dt.timedelta(hours=1)
 
 
 def check_transition(current: str, target: str, scheduled_start_at: dt.datetime, now: dt.datetime) -> None:
@@ -41,9 +47,15 @@ def check_transition(current: str, target: str, scheduled_start_at: dt.datetime,
             {"from": current, "to": target, "allowed": list(allowed)},
             code="INVALID_TRANSITION",
         )
-    if target in NEEDS_START and now < scheduled_start_at:
+    if target in NEEDS_START and current != IN_PROGRESS and now < scheduled_start_at:
         raise ApiError.unprocessable(
             f"{target} can be recorded only once the appointment has started",
             {"scheduledStartAt": scheduled_start_at.isoformat()},
             code="APPOINTMENT_NOT_STARTED",
+        )
+    if target == IN_PROGRESS and now < scheduled_start_at - SESSION_OPENS_BEFORE:
+        raise ApiError.unprocessable(
+            "A session can begin at most an hour before the appointment",
+            {"scheduledStartAt": scheduled_start_at.isoformat()},
+            code="SESSION_TOO_EARLY",
         )

@@ -57,7 +57,8 @@ APPOINTMENT_COLUMNS = """
 a.id, a.patient_id, pu.full_name AS patient_name, a.clinician_id, cu.full_name AS clinician_name,
 a.centre_id, c.name AS centre_name, c.timezone, a.appointment_type, a.scheduled_start_at,
 a.scheduled_end_at, a.duration_minutes, a.status, a.parent_appointment_id, a.booked_by_user_id,
-a.source, a.meet_link, a.notes, a.cancellation_reason, a.created_at, a.updated_at
+a.source, a.meet_link, a.notes, a.cancellation_reason, a.session_started_at, a.session_ended_at,
+a.created_at, a.updated_at
 """
 
 APPOINTMENT_BY_ID = f"SELECT {APPOINTMENT_COLUMNS} FROM appointments a {PEOPLE_JOINS} WHERE a.id = %s"
@@ -96,10 +97,14 @@ INSERT INTO appointment_status_history (appointment_id, from_status, to_status, 
 VALUES (%s, %s, %s, %s, %s)
 """
 
+# A session's instants are those of the changes that begin and end it.
 SET_STATUS = """
 UPDATE appointments
 SET status = %(status)s,
-    cancellation_reason = CASE WHEN %(status)s = 'CANCELLED' THEN %(reason)s ELSE cancellation_reason END
+    cancellation_reason = CASE WHEN %(status)s = 'CANCELLED' THEN %(reason)s ELSE cancellation_reason END,
+    session_started_at = CASE WHEN %(status)s = 'IN_PROGRESS' THEN %(now)s ELSE session_started_at END,
+    session_ended_at = CASE WHEN %(status)s = 'COMPLETED' AND status = 'IN_PROGRESS' THEN %(now)s
+                            ELSE session_ended_at END
 WHERE id = %(id)s
 """
 
@@ -360,7 +365,7 @@ async def transition(cur, actor: Actor, appointment: dict[str, Any], target: str
                   fromStatus=appointment["status"], toStatus=target, surface=actor.surface)
         raise
     appointment_id = appointment["id"]
-    await db.execute(cur, SET_STATUS, {"id": appointment_id, "status": target, "reason": reason})
+    await db.execute(cur, SET_STATUS, {"id": appointment_id, "status": target, "reason": reason, "now": now})
     await db.execute(cur, INSERT_STATUS_HISTORY,
                      (appointment_id, appointment["status"], target, actor.user_id, reason))
     if target == CANCELLED:

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mibo.core import db
+from mibo.domain.appointment_states import LIVE_SQL
 from mibo.domain.availability import Interval, Rule, Schedule, SchedulingSettings
 
 CLINICIAN_SCHEDULING = """
@@ -37,10 +38,10 @@ WHERE r.clinician_id = %s AND r.is_active AND c.is_active
 ORDER BY r.day_of_week, r.start_time
 """
 
-LIVE_APPOINTMENTS_BETWEEN = """
+LIVE_APPOINTMENTS_BETWEEN = f"""
 SELECT id, scheduled_start_at, scheduled_end_at, centre_id
 FROM appointments
-WHERE clinician_id = %(clinician_id)s AND status IN ('BOOKED', 'CONFIRMED')
+WHERE clinician_id = %(clinician_id)s AND status IN {LIVE_SQL}
   AND scheduled_start_at < %(hi)s AND scheduled_end_at > %(lo)s
 ORDER BY scheduled_start_at
 """
