@@ -15,11 +15,9 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
-    SmallInteger,
     String,
     Table,
     Text,
-    Time,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
@@ -91,13 +89,6 @@ centre_staff_assignments = Table(
     _active(), _created(),
 )
 
-staff_profiles = Table(
-    "staff_profiles", metadata, _id(),
-    _ref("user_id", False),
-    Column("designation", String(150)),
-    Column("department", String(150)),
-    _active(), _created(), _updated(),
-)
 
 patient_profiles = Table(
     "patient_profiles", metadata, _id(),
@@ -127,16 +118,6 @@ clinician_profiles = Table(
     _active(), _created(), _updated(),
 )
 
-clinician_availability_rules = Table(
-    "clinician_availability_rules", metadata, _id(),
-    _ref("clinician_id", False), _ref("centre_id", False),
-    Column("day_of_week", SmallInteger, nullable=False),
-    Column("start_time", Time, nullable=False),
-    Column("end_time", Time, nullable=False),
-    Column("slot_duration_minutes", Integer, nullable=False),
-    Column("consultation_mode", String(20), nullable=False),
-    _active(), _created(),
-)
 
 appointments = Table(
     "appointments", metadata, _id(),
@@ -156,22 +137,6 @@ appointments = Table(
     _active(), _created(), _updated(),
 )
 
-appointment_status_history = Table(
-    "appointment_status_history", metadata, _id(),
-    _ref("appointment_id", False),
-    Column("from_status", String(20)),
-    Column("to_status", String(20), nullable=False),
-    _ref("changed_by_user_id"),
-    Column("reason", Text),
-    _created(),
-)
-
-medical_notes = Table(
-    "medical_notes", metadata, _id(),
-    _ref("patient_id", False), _ref("appointment_id"), _ref("centre_id"), _ref("author_user_id", False),
-    Column("note", Text, nullable=False),
-    _created(),
-)
 
 payments = Table(
     "payments", metadata, _id(),
@@ -198,27 +163,6 @@ payments = Table(
     Column("flagged_at", TZ),
 )
 
-otp_requests = Table(
-    "otp_requests", metadata, _id(),
-    Column("phone", String(20), nullable=False),
-    Column("otp_hash", Text, nullable=False),
-    Column("purpose", String(30), nullable=False),
-    Column("expires_at", TZ, nullable=False),
-    Column("is_used", Boolean, nullable=False),
-    Column("attempts_count", Integer, nullable=False),
-    _created(),
-)
-
-auth_sessions = Table(
-    "auth_sessions", metadata, _id(),
-    _ref("user_id", False),
-    Column("refresh_token_hash", Text, nullable=False),
-    Column("expires_at", TZ, nullable=False),
-    Column("revoked_at", TZ),
-    Column("revoked_reason", String(30)),
-    _created(),
-    Column("rotated_at", TZ),
-)
 
 notification_logs = Table(
     "notification_logs", metadata, _id(),
@@ -238,28 +182,6 @@ notification_logs = Table(
     _created(), _updated(),
 )
 
-outbox = Table(
-    "outbox", metadata, _id(),
-    Column("actor_name", String(100), nullable=False),
-    Column("args", JSONB, nullable=False),
-    Column("dedupe_key", String(200)),
-    _created(),
-    Column("published_at", TZ),
-    Column("attempts", Integer, nullable=False),
-    Column("last_error", Text),
-)
-
-webhook_events = Table(
-    "webhook_events", metadata, _id(),
-    Column("provider", String(30), nullable=False),
-    Column("event_id", String(200), nullable=False),
-    Column("event_type", String(100), nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("received_at", TZ, nullable=False),
-    Column("processed_at", TZ),
-    Column("outcome", String(40)),
-    _ref("matched_payment_id"),  # 0005_payments
-)
 
 audit_log = Table(
     "audit_log", metadata, _id(),
@@ -274,17 +196,6 @@ audit_log = Table(
     _created(),
 )
 
-clinician_blocks = Table(
-    "clinician_blocks", metadata, _id(),
-    _ref("clinician_id", False), _ref("centre_id"),
-    Column("starts_at", TZ, nullable=False),
-    Column("ends_at", TZ, nullable=False),
-    Column("reason", Text, nullable=False),
-    _ref("created_by_user_id"),
-    _created(),
-    Column("removed_at", TZ),
-    _ref("removed_by_user_id"),
-)
 
 _DIALECT = pg_psycopg2.dialect()
 
