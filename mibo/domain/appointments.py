@@ -28,7 +28,7 @@ from mibo.core.actor import ADMIN, CARE_COORDINATOR, CENTRE_MANAGER, FRONT_DESK,
 from mibo.core.errors import ApiError
 from mibo.core.logs import log_event
 from mibo.domain import access, availability, payment_links, refunds, schedule
-from mibo.domain.appointment_states import BOOKED, CANCELLED, CONFIRMED, RESCHEDULED, check_transition
+from mibo.domain.appointment_states import BOOKED, CANCELLED, COMPLETED, CONFIRMED, RESCHEDULED, check_transition
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,26 @@ WHERE id = %(id)s
 """
 
 SET_NOTES = "UPDATE appointments SET notes = %s WHERE id = %s"
+
+# A patient's own website booking of this very slot, still unpaid.
+OWN_UNPAID_HOLD = """
+SELECT id FROM appointments
+WHERE patient_id = %(patient_id)s AND clinician_id = %(clinician_id)s AND centre_id = %(centre_id)s
+  AND scheduled_start_at = %(start)s AND appointment_type = %(appointment_type)s
+  AND status = 'BOOKED' AND source = 'WEB_PATIENT'
+"""
+
+# Website bookings not paid within the hold window: no payment settled or under way (a PENDING
+# payment was paid at checkout and waits for Razorpay's word).
+UNPAID_HOLDS_FOR_UPDATE = """
+SELECT a.id, a.status, a.centre_id, a.scheduled_start_at
+FROM appointments a
+WHERE a.status = 'BOOKED' AND a.source = 'WEB_PATIENT' AND a.created_at < %(before)s
+  AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.appointment_id = a.id AND p.status IN ('SUCCESS', 'PENDING'))
+ORDER BY a.id
+LIMIT %(limit)s
+FOR UPDATE OF a SKIP LOCKED
+"""
 
 # A reschedule carries the original's payments over to the new appointment.
 MOVE_PAYMENTS = "UPDATE payments SET appointment_id = %s WHERE appointment_id = %s"
@@ -228,6 +248,23 @@ async def slots(cur, actor: Actor, clinician_id: int, first: dt.date, last: dt.d
     return clinician, availability.slots_for_range(plan, first, last, now, centre_id)
 
 
+async def public_slots(cur, clinician_id: int, centre_id: int, first: dt.date, last: dt.date,
+                       now: dt.datetime) -> tuple[dict[str, Any], availability.Schedule]:
+    """A bookable clinician's schedule at a centre, for anyone to see (the public catalogue)."""
+    clinician = await active_clinician(cur, clinician_id)
+    await bookable_centre(cur, centre_id)
+    return clinician, await schedule.load(cur, clinician, first, last)
+
+
+def local_start(centre: dict[str, Any], day: dt.date, wall: dt.time) -> dt.datetime:
+    """The instant of a wall-clock time on a date at the centre, read in the centre's zone."""
+    instant = availability.wall_to_instant(day, wall, ZoneInfo(centre["timezone"]))
+    if instant is None:
+        raise ApiError.unprocessable("That time does not exist on that day at the centre (a clock change)",
+                                     {"appointmentTime": ["does not exist on that date"]}, "NO_SUCH_TIME")
+    return instant
+
+
 # --- booking ----------------------------------------------------------------------
 
 
@@ -288,6 +325,13 @@ async def book(cur, actor: Actor, *, patient_id: int, clinician_id: int, centre_
     if await db.fetch_one(cur, ACTIVE_PATIENT, (patient_id,)) is None:
         raise ApiError.not_found("patient", "patientId")
     clinician = await active_clinician(cur, clinician_id, lock=True)
+    if actor.is_patient:
+        # A patient who tries to pay again books the same slot again: that is their own hold, not a clash.
+        held = await db.fetch_value(cur, OWN_UNPAID_HOLD, {
+            "patient_id": patient_id, "clinician_id": clinician["id"], "centre_id": centre["id"],
+            "start": start.astimezone(dt.UTC), "appointment_type": appointment_type})
+        if held is not None:
+            return held
     appointment_id = await _insert(cur, actor, clinician, centre, {
         "patient_id": patient_id, "appointment_type": appointment_type, "start": start,
         "duration_minutes": duration_minutes or clinician["default_consultation_duration_minutes"],
@@ -386,6 +430,37 @@ async def change_status(cur, actor: Actor, appointment_id: int, target: str, rea
     """Lock the appointment and move it to `target` (see `transition`); returns the locked row."""
     row = await locked_appointment(cur, actor, appointment_id)
     await transition(cur, actor, row, target, reason, now)
+    return row
+
+
+async def release_unpaid_holds(cur, actor: Actor, now: dt.datetime, hold_minutes: int, limit: int = 500) -> list[int]:
+    """Cancel website bookings left unpaid for `hold_minutes`, offering their slots again."""
+    rows = await db.fetch_all(cur, UNPAID_HOLDS_FOR_UPDATE,
+                              {"before": now - dt.timedelta(minutes=hold_minutes), "limit": limit})
+    for row in rows:
+        await transition(cur, actor, row, CANCELLED, "Payment not received", now)
+    return [row["id"] for row in rows]
+
+
+async def cancel_by_patient(cur, actor: Actor, appointment_id: int, reason: str, now: dt.datetime,
+                            cutoff_hours: int) -> dict[str, Any]:
+    """A patient cancels their own appointment, up to `cutoff_hours` before it; returns the locked row."""
+    row = await db.fetch_one(cur, APPOINTMENT_STATE_LOCKED, (appointment_id,))
+    if row is None or row["patient_id"] != actor.patient_id:
+        raise ApiError.not_found("appointment")
+    if row["status"] == CANCELLED:
+        raise ApiError.unprocessable("Appointment is already cancelled", {"status": row["status"]},
+                                     "ALREADY_CANCELLED")
+    if row["status"] == COMPLETED:
+        raise ApiError.unprocessable("Cannot cancel completed appointment", {"status": row["status"]},
+                                     "APPOINTMENT_COMPLETED")
+    cutoff = row["scheduled_start_at"] - dt.timedelta(hours=cutoff_hours)
+    if now >= cutoff:
+        raise ApiError.unprocessable(
+            f"Appointments can be cancelled online until {cutoff_hours} hours before they start;"
+            " please call the centre", {"cutoffHours": cutoff_hours, "cutoffAt": cutoff.isoformat()},
+            "CANCELLATION_CUTOFF_PASSED")
+    await transition(cur, actor, row, CANCELLED, reason, now)
     return row
 
 

@@ -24,6 +24,11 @@ from zoneinfo import ZoneInfo
 
 UTC = dt.UTC
 MAX_RANGE_DAYS = 31
+# The patient website asks which days have a free slot two months ahead.
+MAX_COUNT_RANGE_DAYS = 62
+# Every zone is within 14 hours of UTC and buffers are at most 4 hours: what can touch a local
+# date lies within this much of its UTC date.
+_DAY_REACH = dt.timedelta(hours=18)
 
 # Slot statuses and why a slot is not available (the reason is returned beside the status).
 AVAILABLE, BOOKED, BLOCKED, PAST = "available", "booked", "blocked", "past"
@@ -185,10 +190,21 @@ def _grid(day: dt.date, rule: Rule) -> Iterable[tuple[dt.time, dt.datetime, dt.d
         wall += step
 
 
+def _around(schedule: Schedule, day: dt.date) -> Schedule:
+    """The schedule with only the appointments and blocks that can touch local date `day`, so that a
+    long range costs what its days hold, not days x everything in the range."""
+    lo = dt.datetime.combine(day, dt.time(0), UTC) - _DAY_REACH
+    hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), UTC) + _DAY_REACH
+    return Schedule(schedule.rules, schedule.settings,
+                    [a for a in schedule.appointments if a.start < hi and a.end > lo],
+                    [b for b in schedule.blocks if b.start < hi and b.end > lo])
+
+
 def slots_for_day(
     schedule: Schedule, day: dt.date, now: dt.datetime, centre_id: int | None = None
 ) -> list[dict]:
     """The slots of one local date (at one centre, or every centre of the rules), in time order."""
+    schedule = _around(schedule, day)
     slots = []
     for rule in schedule.rules:
         if rule.day_of_week != day.weekday() or (centre_id is not None and rule.centre_id != centre_id):
@@ -216,6 +232,20 @@ def slots_for_range(
     if last < first or (last - first).days >= MAX_RANGE_DAYS:
         raise ValueError(f"a range is 1 to {MAX_RANGE_DAYS} days")
     return [slot for day in date_range(first, last) for slot in slots_for_day(schedule, day, now, centre_id)]
+
+
+def free_slot_counts(
+    schedule: Schedule, first: dt.date, last: dt.date, now: dt.datetime, centre_id: int | None = None
+) -> list[dict]:
+    """The local dates of first..last that have a slot free to book, with how many, in date order."""
+    if last < first or (last - first).days >= MAX_COUNT_RANGE_DAYS:
+        raise ValueError(f"a range is 1 to {MAX_COUNT_RANGE_DAYS} days")
+    counts = []
+    for day in date_range(first, last):
+        free = sum(1 for slot in slots_for_day(schedule, day, now, centre_id) if slot["status"] == AVAILABLE)
+        if free:
+            counts.append({"date": day.isoformat(), "slotCount": free})
+    return counts
 
 
 def inside_rules(
