@@ -206,6 +206,7 @@ otp_requests = Table(
     Column("is_used", Boolean, nullable=False),
     Column("attempts_count", Integer, nullable=False),
     _created(),
+    Column("audience", String(10), nullable=False),
 )
 
 auth_sessions = Table(
@@ -217,6 +218,10 @@ auth_sessions = Table(
     Column("revoked_reason", String(30)),
     _created(),
     Column("rotated_at", TZ),
+    Column("audience", String(10), nullable=False),
+    Column("refresh_generation", Integer, nullable=False),
+    Column("previous_token_hash", Text),
+    Column("previous_rotated_at", TZ),
 )
 
 notification_logs = Table(
