@@ -1,20 +1,21 @@
-"""Who is calling: each process's cache of live sessions, kept exact by PostgreSQL notifications.
+"""Who is calling: the Actor behind an access token, and each process's cache of live sessions,
+kept exact by PostgreSQL notifications.
 
 Every request needs the caller's live session, roles and centres, and `/api/auth/me` the user.
 Reading them on each request costs two database round trips; a plain time-to-live cache would let
-a revoked session or a removed role live on. Instead, triggers on every table behind a actor
-(migration 0007) NOTIFY `principal_changed` with the user's id when its rows change, and each API
-process LISTENs, dropping that user's entries as the change commits. So:
+a revoked session or a removed role live on. Instead, triggers on every table behind an actor
+(migrations 0007 and 0014) NOTIFY `principal_changed` with the user's id when its rows change, and
+each API process LISTENs, dropping that user's entries as the change commits. So:
 
 - nothing is cached unless the LISTEN connection is up; when it drops, the cache is emptied and
   every request reads the database until it is back;
 - an entry read from the database while a change was arriving is not stored (the epoch check);
 - a handler that changes principals (`@changes_principals`) empties this process's cache itself,
-  because its own commit's notification may arrive a moment after its response;
+  because its own commit's notification may arrive a moment after its response; one that ends a
+  single session (logout, a refresh that detects reuse) drops that session's entries only, and a
+  refresh that changes nothing (a failed one, or a rotation) drops nothing;
 - entries still expire after `PRINCIPAL_CACHE_SECONDS` (0 turns the cache off), with the token,
-  and with the session;
-- a handler that ends one session (logout, a refresh that detects reuse) drops that session's
-  entries only, and one that changes nothing (a failed refresh) drops nothing.
+  and with the session.
 
 Entries are keyed by audience and token, so a token cached for one surface is never served to the
 other.

@@ -6,10 +6,10 @@ Every token names its audience (`aud`): STAFF for the spec's API and the admin p
 for the website. A verifier says which audience it serves, so a token made for one surface is
 refused by the other before the database is asked.
 
-A refresh token also carries its generation in the session's chain of refreshes (mibo.domain
-.sessions). It is a signed (session, generation) pair: nothing in it needs storing, and the
-session keeps only a SHA-256 hash of the token last presented (they are long random JWTs, so a
-fast hash is enough: nothing to brute-force).
+A refresh token also carries its generation in its session's chain of refreshes (mibo.domain
+.sessions), so a successor needs no row of its own until it is presented. Refresh tokens are
+stored only as a SHA-256 hash (they are long random JWTs, so a fast hash is enough: nothing to
+brute-force).
 """
 
 from __future__ import annotations
