@@ -1,5 +1,7 @@
 """Every /api/auth endpoint: the happy paths and the ways people and attackers get them wrong."""
 
+import asyncio
+
 import jwt
 import pytest
 
@@ -32,7 +34,7 @@ async def test_username_login_returns_auth_response(client, factory, settings):
     assert data["user"]["centreIds"] == [str(centre)]
     assert data["user"]["isActive"] is True
     assert "passwordHash" not in data["user"] and "password_hash" not in data["user"]
-    assert tokens.decode_access(settings, data["accessToken"]).user_id == staff.id
+    assert tokens.decode_access(settings, data["accessToken"], tokens.STAFF).user_id == staff.id
 
 
 async def test_username_is_case_insensitive(client, factory):
@@ -137,10 +139,37 @@ async def test_otp_is_stored_hashed_with_expiry(client, factory, otp_sender):
 
 
 async def test_unknown_number_gets_the_same_answer_and_no_otp(client, factory, otp_sender):
-    resp = await send_otp(client, "9000000001")
-    assert resp.status == 200
-    assert otp_sender.sent == []
-    assert (await factory.fetchone("SELECT count(*) FROM otp_requests"))[0] == 0
+    staff = await factory.staff("ADMIN", login=False)
+    known, unknown = await send_otp(client, staff.phone), await send_otp(client, "9000000001")
+    assert known.status == unknown.status == 200
+    assert (await known.json()) == (await unknown.json())
+    assert [phone for phone, _ in otp_sender.sent] == [staff.phone]
+    # The unknown number's code is stored like any other, but nobody receives it or signs in with it.
+    assert (await factory.fetchone("SELECT count(*) FROM otp_requests WHERE phone = '+919000000001'"))[0] == 1
+    assert (await factory.fetchone("SELECT count(*) FROM auth_sessions"))[0] == 0
+
+
+@pytest.mark.parametrize("request_code_first", [True, False])
+async def test_wrong_otps_are_answered_alike_for_staff_and_for_any_other_number(
+        client, factory, otp_sender, request_code_first):
+    """Nothing in the answers, attempts left included, tells a guesser whose number it is."""
+    active = await factory.staff("ADMIN", login=False)
+    inactive = await factory.staff("ADMIN", login=False, active=False)
+    patient = await factory.patient()
+    answers = {}
+    for label, phone in [("staff", active.phone), ("inactive staff", inactive.phone),
+                         ("patient", patient["phone"]), ("nobody", "+919000000002")]:
+        if request_code_first:
+            assert (await send_otp(client, phone)).status == 200
+        wrong = "000000" if not otp_sender.sent or otp_sender.sent[-1][1] != "000000" else "111111"
+        answers[label] = []
+        for _ in range(4):
+            resp = await otp_login(client, phone, wrong)
+            answers[label].append((resp.status, (await resp.json())["error"]))
+    assert answers["staff"] == answers["inactive staff"] == answers["patient"] == answers["nobody"]
+    if request_code_first:
+        assert [error.get("details") for _, error in answers["nobody"]] == [
+            {"remainingAttempts": 2}, {"remainingAttempts": 1}, {"remainingAttempts": 0}, None]
 
 
 async def test_wrong_otp_four_times_locks_even_the_right_code(client, factory, otp_sender):
@@ -226,22 +255,73 @@ async def test_me_returns_the_user_with_roles_and_centres(client, factory):
     assert user["createdAt"].endswith("+00:00")
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_session(client, factory):
-    staff, access, refresh = await logged_in(client, factory)
-    first = await client.post("/api/auth/refresh", json={"refreshToken": refresh})
-    assert first.status == 200
-    rotated = (await first.json())["data"]
-    assert rotated["refreshToken"] != refresh
-    # The old refresh token comes back: someone has a copy. The whole session ends.
-    reused = await client.post("/api/auth/refresh", json={"refreshToken": refresh})
+async def refresh_with(client, token):
+    return await client.post("/api/auth/refresh", json={"refreshToken": token})
+
+
+async def refreshed(client, token) -> dict:
+    resp = await refresh_with(client, token)
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["data"]
+
+
+async def test_a_client_that_keeps_its_first_refresh_token_stays_signed_in(client, factory):
+    """Both real frontends keep the refresh token they got at sign-in and refresh in parallel."""
+    staff, _, first = await logged_in(client, factory)
+    successors = [(await refreshed(client, first))["refreshToken"] for _ in range(3)]
+    parallel = await asyncio.gather(*(refresh_with(client, first) for _ in range(4)))
+    assert [resp.status for resp in parallel] == [200] * 4
+    latest = (await parallel[-1].json())["data"]
+    assert len({first, *successors}) == 4
+    assert (await client.get("/api/auth/me", headers=bearer(latest["accessToken"]))).status == 200
+    # ...until the session's absolute expiry, set at sign-in and never extended by a refresh.
+    await factory.fetchone("UPDATE auth_sessions SET expires_at = now() - interval '1 second'"
+                           " WHERE user_id = %s RETURNING id", (staff.id,))
+    expired = await refresh_with(client, first)
+    assert expired.status == 401
+    assert await error_code(expired) == "SESSION_REVOKED"
+
+
+async def test_once_a_successor_is_used_an_older_token_is_reuse_and_ends_the_session(client, factory):
+    staff, _, first = await logged_in(client, factory)
+    successor = (await refreshed(client, first))["refreshToken"]
+    adopted = await refreshed(client, successor)  # the client adopted the successor: `first` is retired
+    await factory.fetchone("UPDATE auth_sessions SET previous_rotated_at = now() - interval '6 seconds'"
+                           " WHERE user_id = %s RETURNING id", (staff.id,))
+    reused = await refresh_with(client, first)
     assert reused.status == 401
     assert await error_code(reused) == "TOKEN_REUSED"
-    after = await client.post("/api/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
-    assert after.status == 401
-    me = await client.get("/api/auth/me", headers=bearer(rotated["accessToken"]))
-    assert me.status == 401
+    # Someone holds a copy: the whole session ends, the newest tokens with it.
+    assert (await refresh_with(client, adopted["refreshToken"])).status == 401
+    assert (await client.get("/api/auth/me", headers=bearer(adopted["accessToken"]))).status == 401
     row = await factory.fetchone("SELECT revoked_reason FROM auth_sessions WHERE user_id = %s", (staff.id,))
     assert row[0] == "REUSE_DETECTED"
+
+
+async def test_a_retired_token_presented_within_five_seconds_of_its_last_use_is_not_reuse(client, factory):
+    """Parallel tabs and parallel 401s bring the same token just after one of them adopted its successor."""
+    staff, _, first = await logged_in(client, factory)
+    successor = (await refreshed(client, first))["refreshToken"]
+    await refreshed(client, successor)
+    late = await asyncio.gather(*(refresh_with(client, first) for _ in range(3)))
+    assert [resp.status for resp in late] == [200] * 3
+    await factory.fetchone("UPDATE auth_sessions SET previous_rotated_at = now() - interval '4 seconds'"
+                           " WHERE user_id = %s RETURNING id", (staff.id,))
+    assert (await refresh_with(client, first)).status == 200
+    await factory.fetchone("UPDATE auth_sessions SET previous_rotated_at = now() - interval '6 seconds'"
+                           " WHERE user_id = %s RETURNING id", (staff.id,))
+    assert await error_code(await refresh_with(client, first)) == "TOKEN_REUSED"
+
+
+async def test_a_refresh_token_of_another_session_or_a_forged_one_is_refused(client, factory, settings):
+    staff, _, first = await logged_in(client, factory)
+    claims = jwt.decode(first, options={"verify_signature": False})
+    for forged in (jwt.encode({**claims, "gen": 7}, "another-secret-of-32-characters!!"),
+                   tokens.refresh_token(settings, staff.id, 999_999, 0)):
+        resp = await refresh_with(client, forged)
+        assert resp.status == 401
+        assert await error_code(resp) in ("INVALID_TOKEN", "SESSION_REVOKED")
+    assert (await refresh_with(client, first)).status == 200
 
 
 async def test_only_refresh_token_hashes_are_stored(client, factory):

@@ -11,6 +11,8 @@ import psycopg2
 import pytest
 
 from mibo.api.principals import CHANNEL, PRINCIPALS, PrincipalCache
+from mibo.core import tokens
+from tests.factories import PASSWORD
 from tests.jobs_support import wait_for
 
 # --- the cache itself ------------------------------------------------------------------
@@ -50,6 +52,18 @@ def test_a_change_drops_only_that_users_entries():
     assert (cache.get("a"), cache.get(("me", 7)), cache.get("b")) == (None, None, "principal b")
     cache.heard("")  # everyone
     assert cache.get("b") is None
+
+
+def test_forgetting_a_session_drops_only_its_entries():
+    cache = live_cache()
+    cache.put(("STAFF", "a"), "session 1", 7, cache.epoch, session_id=1)
+    cache.put(("STAFF", "b"), "session 2", 7, cache.epoch, session_id=2)
+    cache.put(("me", 7), "user 7", 7, cache.epoch)
+    epoch = cache.epoch
+    cache.forget_session(1)
+    assert (cache.get(("STAFF", "a")), cache.get(("STAFF", "b")), cache.get(("me", 7))) == (
+        None, "session 2", "user 7")
+    assert cache.epoch > epoch  # a read of that session still on its way is not kept either
 
 
 def test_entries_expire_with_the_token_and_with_max_age():
@@ -109,6 +123,10 @@ async def test_every_table_behind_a_principal_notifies_its_user(settings, factor
         assert heard_after("UPDATE centre_staff_assignments SET is_active = FALSE WHERE user_id = %s", (uid,)) == mine
         assert heard_after("INSERT INTO auth_sessions (user_id, refresh_token_hash, expires_at)"
                            " VALUES (%s, 'h', now() + interval '1 day')", (uid,)) == set()  # a new session
+        # Rotating a refresh token changes nothing a cached principal holds.
+        assert heard_after("UPDATE auth_sessions SET refresh_token_hash = 'h2', rotated_at = now(),"
+                           " refresh_generation = 1 WHERE user_id = %s", (uid,)) == set()
+        assert heard_after("UPDATE auth_sessions SET expires_at = now() WHERE user_id = %s", (uid,)) == mine
         assert heard_after("UPDATE auth_sessions SET revoked_at = now() WHERE user_id = %s", (uid,)) == mine
         assert heard_after("UPDATE users SET is_active = FALSE WHERE id = %s", (uid,)) == mine
         assert heard_after("DELETE FROM user_roles WHERE user_id = %s", (uid,)) == mine
@@ -181,6 +199,40 @@ async def test_logout_ends_a_cached_session_at_once(client, factory):
     assert (await me(client, staff))[0] == 200
     assert (await client.post("/api/auth/logout", headers=staff.headers)).status == 200
     assert (await me(client, staff))[0] == 401
+
+
+async def test_a_failed_refresh_keeps_everyone_elses_entries(client, app, factory, pool, settings):
+    staff = await factory.staff("ADMIN")
+    assert (await me(client, staff))[0] == 200
+    await without_triggers(pool, "UPDATE users SET full_name = 'Unseen' WHERE id = %s", (staff.id,))
+    stranger = await factory.staff("ADMIN", login=False)
+    for token in ("garbage", tokens.refresh_token(settings, stranger.id, 999_999, 0)):
+        resp = await client.post("/api/auth/refresh", json={"refreshToken": token})
+        assert resp.status == 401
+    status, user = await me(client, staff)
+    assert status == 200 and user["name"] != "Unseen"  # still served from the cache
+
+
+async def test_a_detected_reuse_ends_that_session_at_once_and_no_other(client, app, factory, pool):
+    bystander = await factory.staff("ADMIN")
+    assert (await me(client, bystander))[0] == 200
+    victim = await factory.staff("ADMIN", login=False)
+    login = await client.post("/api/auth/login/username-password",
+                              json={"username": victim.username, "password": PASSWORD})
+    first = (await login.json())["data"]
+    successor = await client.post("/api/auth/refresh", json={"refreshToken": first["refreshToken"]})
+    adopted = await client.post("/api/auth/refresh",
+                                json={"refreshToken": (await successor.json())["data"]["refreshToken"]})
+    victim.token = (await adopted.json())["data"]["accessToken"]
+    assert (await me(client, victim))[0] == 200  # cached
+    await factory.fetchone("UPDATE auth_sessions SET previous_rotated_at = now() - interval '1 minute'"
+                           " WHERE user_id = %s RETURNING id", (victim.id,))
+    await without_triggers(pool, "UPDATE users SET full_name = 'Unseen' WHERE id = %s", (bystander.id,))
+    reused = await client.post("/api/auth/refresh", json={"refreshToken": first["refreshToken"]})
+    assert (await reused.json())["error"]["code"] == "TOKEN_REUSED"
+    assert (await me(client, victim))[0] == 401
+    status, user = await me(client, bystander)
+    assert status == 200 and user["name"] != "Unseen"
 
 
 async def test_losing_the_listener_empties_the_cache_until_it_is_back(client, app, factory, pool):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import random
 import re
@@ -15,10 +14,10 @@ from aiohttp import web
 
 from mibo.api.access import PUBLIC
 from mibo.api.http import dumps
-from mibo.api.keys import ACTOR, DB, METRICS, REQUEST_ID, SETTINGS
-from mibo.api.principals import PRINCIPALS
-from mibo.core import db, tokens
-from mibo.core.actor import STAFF_API, Actor
+from mibo.api.keys import ACTOR, METRICS, REQUEST_ID, SETTINGS
+from mibo.api.principals import authenticate
+from mibo.core import tokens
+from mibo.core.actor import STAFF_API
 from mibo.core.errors import ApiError, from_db_error
 from mibo.core.logs import log_event, request_id_var
 from mibo.domain import access
@@ -143,64 +142,6 @@ async def error_middleware(request: web.Request, handler):
 
 # --- authentication -------------------------------------------------------------
 
-# The session must be live and the user an active staff member; roles and centres come from
-# the database, never from the token. Cached per process until any of it changes.
-PRINCIPAL_BY_SESSION = """
-SELECT
-    COALESCE((SELECT array_agg(DISTINCT r.name) FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-              WHERE ur.user_id = u.id AND ur.is_active), '{}') AS roles,
-    COALESCE((SELECT array_agg(csa.centre_id) FROM centre_staff_assignments csa
-              WHERE csa.user_id = u.id AND csa.is_active), '{}') AS centre_ids,
-    (SELECT cp.id FROM clinician_profiles cp WHERE cp.user_id = u.id) AS clinician_id,
-    EXTRACT(EPOCH FROM s.expires_at) AS session_expires_at
-FROM auth_sessions s
-JOIN users u ON u.id = s.user_id
-WHERE s.id = %s AND s.user_id = %s AND s.revoked_at IS NULL AND s.expires_at > now()
-  AND u.is_active AND u.user_type = 'STAFF'
-"""
-
-SERVICE_ACTOR = Actor(user_id=None, is_service=True)
-
-
-def bearer_token(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError.unauthorized("Send an access token as 'Authorization: Bearer <token>'")
-    return token.strip()
-
-
-async def authenticate(request: web.Request, accepts_service_token: bool) -> Actor:
-    settings = request.app[SETTINGS]
-    token = bearer_token(request)
-    if accepts_service_token and hmac.compare_digest(token.encode(), settings.service_token.encode()):
-        return SERVICE_ACTOR
-    cache = request.app[PRINCIPALS]
-    # A hit skips even the signature check: an entry lives no longer than its token (mibo/principals.py).
-    actor = cache.get(token)
-    if actor is not None:
-        return actor
-    try:
-        claims = tokens.decode_access(settings, token)
-    except tokens.TokenError as exc:
-        code = "TOKEN_EXPIRED" if str(exc) == "expired" else "INVALID_TOKEN"
-        raise ApiError.unauthorized("The access token is invalid or has expired", code) from None
-
-    async def load() -> tuple[Actor, float]:
-        row = await db.query_one(request.app[DB], PRINCIPAL_BY_SESSION, (claims.session_id, claims.user_id))
-        if row is None:
-            raise ApiError.unauthorized("The session has ended; sign in again", "SESSION_REVOKED")
-        actor = Actor(
-            user_id=claims.user_id,
-            session_id=claims.session_id,
-            roles=frozenset(row["roles"]),
-            centre_ids=frozenset(row["centre_ids"]),
-            clinician_id=row["clinician_id"],
-        )
-        return actor, min(claims.expires_at, float(row["session_expires_at"]))
-
-    return await cache.get_or_load(token, claims.user_id, load)
-
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
@@ -213,7 +154,7 @@ async def auth_middleware(request: web.Request, handler):
         return await handler(request)  # CORS preflight handlers belong to aiohttp-cors
     if permission is None:
         raise ApiError.internal("This route has no permission declared")
-    actor = await authenticate(request, getattr(target, "accepts_service_token", False))
+    actor = await authenticate(request, tokens.STAFF, getattr(target, "accepts_service_token", False))
     access.require(actor, permission)
     request[ACTOR] = actor.within(STAFF_API, request[REQUEST_ID])
     return await handler(request)

@@ -1,18 +1,24 @@
-"""Who is calling: each process's cache of live sessions, kept exact by PostgreSQL notifications.
+"""Who is calling: the Actor behind an access token, and each process's cache of live sessions,
+kept exact by PostgreSQL notifications.
 
 Every request needs the caller's live session, roles and centres, and `/api/auth/me` the user.
 Reading them on each request costs two database round trips; a plain time-to-live cache would let
-a revoked session or a removed role live on. Instead, triggers on every table behind a actor
-(migration 0007) NOTIFY `principal_changed` with the user's id when its rows change, and each API
-process LISTENs, dropping that user's entries as the change commits. So:
+a revoked session or a removed role live on. Instead, triggers on every table behind an actor
+(migrations 0007 and 0014) NOTIFY `principal_changed` with the user's id when its rows change, and
+each API process LISTENs, dropping that user's entries as the change commits. So:
 
 - nothing is cached unless the LISTEN connection is up; when it drops, the cache is emptied and
   every request reads the database until it is back;
 - an entry read from the database while a change was arriving is not stored (the epoch check);
 - a handler that changes principals (`@changes_principals`) empties this process's cache itself,
-  because its own commit's notification may arrive a moment after its response;
+  because its own commit's notification may arrive a moment after its response; one that ends a
+  single session (logout, a refresh that detects reuse) drops that session's entries only, and a
+  refresh that changes nothing (a failed one, or a rotation) drops nothing;
 - entries still expire after `PRINCIPAL_CACHE_SECONDS` (0 turns the cache off), with the token,
   and with the session.
+
+Entries are keyed by audience and token, so a token cached for one surface is never served to the
+other.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -28,8 +35,12 @@ from typing import Any
 import aiopg
 from aiohttp import web
 
-from mibo.api.keys import SETTINGS
+from mibo.api.keys import DB, SETTINGS
+from mibo.core import db, tokens
+from mibo.core.actor import Actor
+from mibo.core.errors import ApiError
 from mibo.core.logs import log_event
+from mibo.domain import sessions
 
 log = logging.getLogger(__name__)
 
@@ -45,40 +56,50 @@ class PrincipalCache:
         self.max_entries = max_entries
         self.live = False  # True only while this process hears every change
         self.epoch = 0  # bumped by every invalidation
-        self._entries: dict[Hashable, tuple[Any, int, float]] = {}  # key → (value, user id, expiry)
+        # key → (value, user id, session id or None, expiry)
+        self._entries: dict[Hashable, tuple[Any, int, int | None, float]] = {}
 
     def get(self, key: Hashable) -> Any | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[2] <= time.time():
+        if entry[3] <= time.time():
             self._entries.pop(key, None)
             return None
         return entry[0]
 
-    def put(self, key: Hashable, value: Any, user_id: int, epoch: int, expires_at: float | None = None) -> None:
+    def put(self, key: Hashable, value: Any, user_id: int, epoch: int, expires_at: float | None = None,
+            session_id: int | None = None) -> None:
         """Keep `value` (read when the epoch was `epoch`) unless something changed since."""
         if not self.live or epoch != self.epoch or self.max_age <= 0:
             return
         ceiling = time.time() + self.max_age
         if len(self._entries) >= self.max_entries:
             self._evict()
-        self._entries[key] = (value, user_id, ceiling if expires_at is None else min(expires_at, ceiling))
+        self._entries[key] = (value, user_id, session_id,
+                              ceiling if expires_at is None else min(expires_at, ceiling))
 
     async def get_or_load(self, key: Hashable, user_id: int,
-                          load: Callable[[], Awaitable[tuple[Any, float | None]]]) -> Any:
+                          load: Callable[[], Awaitable[tuple[Any, float | None]]],
+                          session_id: int | None = None) -> Any:
         """The cached value, or the one `load()` reads (with its expiry), kept unless a change
         arrived while it was being read."""
         value = self.get(key)
         if value is None:
             epoch = self.epoch
             value, expires_at = await load()
-            self.put(key, value, user_id, epoch, expires_at)
+            self.put(key, value, user_id, epoch, expires_at, session_id)
         return value
 
     def forget_user(self, user_id: int) -> None:
+        self._forget(lambda entry: entry[1] == user_id)
+
+    def forget_session(self, session_id: int) -> None:
+        self._forget(lambda entry: entry[2] == session_id)
+
+    def _forget(self, matches) -> None:
         self.epoch += 1
-        for key in [key for key, entry in self._entries.items() if entry[1] == user_id]:
+        for key in [key for key, entry in self._entries.items() if matches(entry)]:
             del self._entries[key]
 
     def clear(self) -> None:
@@ -99,7 +120,7 @@ class PrincipalCache:
 
     def _evict(self) -> None:
         now = time.time()
-        for key in [key for key, entry in self._entries.items() if entry[2] <= now]:
+        for key in [key for key, entry in self._entries.items() if entry[3] <= now]:
             del self._entries[key]
         while len(self._entries) >= self.max_entries:  # oldest first (dicts keep insertion order)
             del self._entries[next(iter(self._entries))]
@@ -148,6 +169,47 @@ async def principals_ctx(app: web.Application):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+SERVICE_ACTOR = Actor(user_id=None, is_service=True)
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError.unauthorized("Send an access token as 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def authenticate(request: web.Request, audience: str, accepts_service_token: bool = False) -> Actor:
+    """The caller's Actor from its access token, for a route of this audience (tokens.STAFF or
+    tokens.PATIENT); 401 unless the token is valid and names a live session of that audience."""
+    settings = request.app[SETTINGS]
+    token = bearer_token(request)
+    if accepts_service_token and hmac.compare_digest(token.encode(), settings.service_token.encode()):
+        return SERVICE_ACTOR
+    cache = request.app[PRINCIPALS]
+    key = (audience, token)
+    # A hit skips even the signature check: an entry lives no longer than its token.
+    actor = cache.get(key)
+    if actor is not None:
+        return actor
+    try:
+        claims = tokens.decode_access(settings, token, audience)
+    except tokens.TokenError as exc:
+        code = "TOKEN_EXPIRED" if str(exc) == "expired" else "INVALID_TOKEN"
+        raise ApiError.unauthorized("The access token is invalid or has expired", code) from None
+
+    async def load() -> tuple[Actor, float]:
+        async with db.connection(request.app[DB]) as cur:
+            found = await sessions.live_actor(cur, claims)
+        if found is None:
+            raise ApiError.unauthorized("The session has ended; sign in again", "SESSION_REVOKED")
+        actor, session_ends_at = found
+        return actor, min(claims.expires_at, session_ends_at)
+
+    return await cache.get_or_load(key, claims.user_id, load, claims.session_id)
 
 
 def changes_principals(handler):

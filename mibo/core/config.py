@@ -7,6 +7,7 @@ production refuses to start while any secret is still a default or too short.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -65,7 +66,13 @@ class Settings:
     bcrypt_rounds: int = 10
     rate_limit_login_per_minute: int = 5
     rate_limit_client_per_minute: int = 60
+    rate_limit_account_failures: int = 10
+    rate_limit_account_window: int = 15 * 60
+    rate_limit_otp_per_phone_per_hour: int = 5
+    rate_limit_otp_per_client_per_hour: int = 30
     trust_proxy: bool = False
+    trusted_proxy_hops: int = 1
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
     max_body_bytes: int = 10 * 1024 * 1024
     shutdown_timeout: float = 30.0
@@ -161,6 +168,13 @@ def _origins(value: str) -> tuple[str, ...]:
     return origins
 
 
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+    if not networks:
+        raise ValueError("must list at least one address or CIDR range, such as 10.0.0.0/8")
+    return networks
+
+
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -196,7 +210,19 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "BCRYPT_ROUNDS": ("bcrypt_rounds", _int(4, 15)),
     "RATE_LIMIT_LOGIN_PER_MINUTE": ("rate_limit_login_per_minute", _int(1, 10000)),
     "RATE_LIMIT_CLIENT_PER_MINUTE": ("rate_limit_client_per_minute", _int(1, 100000)),
+    # Failed password logins against one account, from any client, within the window; past that
+    # the account's password logins get 429 for a while that doubles with each further failure
+    # (an OTP login still works, so a stranger cannot keep the owner out).
+    "RATE_LIMIT_ACCOUNT_FAILURES": ("rate_limit_account_failures", _int(1, 1000)),
+    "RATE_LIMIT_ACCOUNT_WINDOW": ("rate_limit_account_window", None),
+    # OTPs issued per phone (whoever's it is) and per client in any hour.
+    "RATE_LIMIT_OTP_PER_PHONE_PER_HOUR": ("rate_limit_otp_per_phone_per_hour", _int(1, 1000)),
+    "RATE_LIMIT_OTP_PER_CLIENT_PER_HOUR": ("rate_limit_otp_per_client_per_hour", _int(1, 100000)),
+    # Behind a reverse proxy: the client is read from the right of X-Forwarded-For, past the proxies
+    # we run, either this many hops or, when TRUSTED_PROXIES lists them, every address inside it.
     "TRUST_PROXY": ("trust_proxy", _bool),
+    "TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", _int(1, 10)),
+    "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "CORS_ORIGIN": ("cors_origins", _origins),
     "MAX_BODY_BYTES": ("max_body_bytes", _int(1024, 100 * 1024 * 1024)),
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
@@ -268,6 +294,10 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
 def _check_consistency(settings: Settings) -> None:
     if settings.db_pool_min > settings.db_pool_max:
         raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
+    if settings.trusted_proxies and not settings.trust_proxy:
+        raise ConfigError("TRUSTED_PROXIES: set TRUST_PROXY=true as well, or X-Forwarded-For is ignored")
+    if settings.rate_limit_account_window <= 0:
+        raise ConfigError("RATE_LIMIT_ACCOUNT_WINDOW: must be longer than 0 seconds")
     if not settings.is_production:
         return
     for name in SECRET_VARIABLES:

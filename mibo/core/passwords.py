@@ -1,4 +1,4 @@
-"""bcrypt hashing, always off the event loop (cost 10 is ~100 ms of CPU: invariant 5)."""
+"""bcrypt hashing, always off the event loop: cost 10 is ~100 ms of CPU, which would stall every request."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """OTP delivery over WhatsApp (Gallabox template "login_otp") through a worker: the API side.
 
-The code must never be stored in plaintext (invariant 7), yet the worker needs it to send the
+The code must never be stored in plaintext, yet the worker needs it to send the
 message. So the API encrypts {phone, otp} with Fernet under a key derived from OTP_HASH_SECRET
 (HMAC-SHA256 with a fixed label, so it is a different key from the OTP hashes' pepper) and
 publishes the ciphertext straight to Redis, not through the outbox table: the message lives only
