@@ -546,6 +546,7 @@ def pgbench_script(user_id: int, with_reads: bool) -> str:
             audit.INSERT_AUDIT,
             str(user_id),
             "'USER'",
+            "'STAFF_API'",  # the caller's surface (mibo.core.actor.STAFF_API)
             "'appointment.create'",
             "'appointment'",
             ":id",
