@@ -18,14 +18,15 @@ them alike) and prints a table with the growth of each figure (target: each late
 largest scale within 1.5x of the smallest). Scale N is N years of appointments, not N times the
 clinicians: a hospital's history only grows, while a day, a clinician's day and a month stay the
 size they are, so a query whose cost follows the window asked for stays flat and one whose cost
-follows the table grows N-fold.
+follows the table grows N-fold. It also times GET /api/appointments with no parameters (what the
+admin panel loads), whose cost follows the table.
 
 Seeds are reused when present and fresh (--reseed rebuilds them; 10x takes ~5 minutes);
 --seed-only prepares them and stops. The bookings of a previous run are deleted first, so every
 run measures the same table sizes. BENCH_DATABASE_URL names the 1x database (default
 mibo_bench_ops), scale N uses <name>_x<N>.
 Usage: .venv/bin/python bench/ops_bench.py [--scales 1,10] [--seconds 10] [--clients 8] [--samples 300]
-                                           [--rounds 5] [--reseed]
+                                           [--rounds 5] [--unfiltered-samples 10] [--reseed]
                                            [--seed-only] [--max-load 1.5]
 """
 
@@ -429,8 +430,11 @@ def latency_summary(samples: list[float]) -> dict:
     }
 
 
-def latency_paths(samples: int, ids: dict) -> dict[str, list[str]]:
-    """Random clinicians, centres and days (the next 30 days; the list also the last 30)."""
+def latency_paths(samples: int, ids: dict, unfiltered: int = 0) -> dict[str, list[str]]:
+    """Random clinicians, centres and days (the next 30 days; the list also the last 30).
+
+    `unfiltered`: that many GET /api/appointments with no parameters at all, the call the admin
+    panel's dashboard and appointments page make on load (no target: it shows what grows)."""
     rng = random.Random(7)
 
     def day(lo: int, hi: int) -> str:
@@ -446,6 +450,7 @@ def latency_paths(samples: int, ids: dict) -> dict[str, list[str]]:
             for _ in range(samples)
         ],
         "dashboard": ["/api/analytics/dashboard?period=month"] * samples,
+        "list_all": ["/api/appointments"] * unfiltered,
     }
 
 
@@ -837,7 +842,7 @@ def stop_api(run: Run) -> None:
     run.api_log.close()
 
 
-async def measure_latencies(runs: list[Run], samples: int, rounds: int) -> None:
+async def measure_latencies(runs: list[Run], samples: int, rounds: int, unfiltered: int) -> None:
     """Every figure at every scale, interleaved: `rounds` rounds, each taking a share of the
     samples of each figure at each scale in turn (the first scale alternating), so that what
     else the machine does in the meantime falls on every scale alike."""
@@ -848,7 +853,7 @@ async def measure_latencies(runs: list[Run], samples: int, rounds: int) -> None:
         for run in runs:
             await wait_up(f"{run.base}/api/health")
         # The same clinicians (by rank), centres and days at every scale.
-        paths = {run.scale: latency_paths(samples, run.ids) for run in runs}
+        paths = {run.scale: latency_paths(samples, run.ids, unfiltered) for run in runs}
         raw: dict = {run.scale: collections.defaultdict(list) for run in runs}
         chunk = math.ceil(samples / rounds)
         for r in range(rounds):
@@ -858,6 +863,11 @@ async def measure_latencies(runs: list[Run], samples: int, rounds: int) -> None:
                     part = paths[run.scale][name][r * chunk : (r + 1) * chunk]
                     if part:
                         raw[run.scale][name] += await latencies(sessions[run.scale], run.base, part)
+        # Seconds each at a large scale: one round, one warm-up request.
+        for run in runs if unfiltered else []:
+            raw[run.scale]["list_all"] = await latencies(
+                sessions[run.scale], run.base, paths[run.scale]["list_all"], warmup=1
+            )
         for run in runs:
             for name, values in raw[run.scale].items():
                 run.results[name] = latency_summary(values)
@@ -898,6 +908,7 @@ LABELS = {
     "availability": "GET /api/appointments/availability (1 clinician, 1 day)",
     "list": "GET /api/appointments (1 centre, 1 day, limit 100)",
     "dashboard": "GET /api/analytics/dashboard?period=month",
+    "list_all": "GET /api/appointments (no parameters: what the admin panel loads)",
 }
 GROWTH_LIMIT = 1.5  # each latency at the largest scale within 1.5x of its figure at the smallest
 
@@ -915,6 +926,12 @@ def report_scale(run: Run, args) -> None:
         print(
             f"{LABELS[name]}: p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, max {f['max_ms']} ms "
             f"over {f['requests']} sequential requests (target p99 < {target} ms: {verdict})"
+        )
+    if "list_all" in r:
+        f = r["list_all"]
+        print(
+            f"{LABELS['list_all']}: p50 {f['p50_ms']} ms, max {f['max_ms']} ms over {f['requests']} "
+            "sequential requests (no target)"
         )
     http, pg, pgi = r["http"], r["pgbench"], r["pgbench_inserts"]
     print(
@@ -965,6 +982,11 @@ def report_side_by_side(runs: list[Run]) -> bool:
             f"| {name} p50 / p99 | " + " | ".join(cells)
             + f" | {g50:.2f} / {g99:.2f} {'✔' if ok else '✘'} |"
         )
+    if all("list_all" in run.results for run in runs):
+        cells = [f"{run.results['list_all']['p50_ms']} / {run.results['list_all']['max_ms']} ms" for run in runs]
+        g = last.results["list_all"]["p50_ms"] / first.results["list_all"]["p50_ms"]
+        print("| list, no parameters p50 / max (no target) | " + " | ".join(cells) + f" | {g:.2f} (p50) |")
+
     def ratio(run: Run) -> float:
         return run.results["http"]["per_second"] / run.results["pgbench"]["tps"]
     cells = [
@@ -997,7 +1019,7 @@ def main(args) -> None:
     try:
         for run in runs:
             start_api(run)
-        asyncio.run(measure_latencies(runs, args.samples, args.rounds))
+        asyncio.run(measure_latencies(runs, args.samples, args.rounds, args.unfiltered_samples))
         with tempfile.TemporaryDirectory(prefix="ops-bench-") as tmp:
             for run in runs:
                 # The profile shows where a request's time goes; once, at the largest history.
@@ -1029,7 +1051,12 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--samples", type=int, default=300, help="sequential requests per latency figure")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds the samples are split into")
-
+    parser.add_argument(
+        "--unfiltered-samples",
+        type=int,
+        default=10,
+        help="GET /api/appointments with no parameters (seconds each at 10x); 0 skips it",
+    )
     parser.add_argument("--reseed", action="store_true", help="drop and rebuild the data sets")
     parser.add_argument("--seed-only", action="store_true", help="seed (or reuse) the data sets and stop")
     parser.add_argument("--no-profile", action="store_true")
