@@ -877,22 +877,35 @@ async def measure_latencies(runs: list[Run], samples: int, rounds: int, unfilter
             await session.close()
 
 
-def measure_bookings(run: Run, args, workdir: Path, profile: bool) -> None:
+BOOKING_STEPS = ("http", "pgbench", "pgbench_inserts")
+
+
+def measure_booking_step(run: Run, step: str, args, workdir: Path) -> None:
+    """One booking load run at one scale: over HTTP (wrk), or pgbench with or without the reads."""
     use_database(run.dsn)
-    run.results["http"], run.results["http_cpu"] = with_cpu_shares(
-        run.api.pid, lambda: wrk_bookings(run.base, run.token, args.seconds, args.clients, workdir, first_slot=1)
-    )
-    print(f"  {run.label} http bookings: {run.results['http']}", flush=True)
-    for kind, with_reads in (("pgbench", True), ("pgbench_inserts", False)):
-        script = workdir / f"{kind}.sql"
-        script.write_text(pgbench_script(run.user_id, with_reads))
-        run.results[kind] = pgbench(script, args.seconds, args.clients)
-        print(f"  {run.label} {kind}: {run.results[kind]}", flush=True)
-    run.results["profile"] = (
-        profile_bookings(run.api.pid, run.base, run.token, args.profile_seconds, args.clients, workdir)
-        if profile
-        else None
-    )
+    if step == "http":
+        run.results["http"], run.results["http_cpu"] = with_cpu_shares(
+            run.api.pid, lambda: wrk_bookings(run.base, run.token, args.seconds, args.clients, workdir, first_slot=1)
+        )
+    else:
+        script = workdir / f"{step}.sql"
+        script.write_text(pgbench_script(run.user_id, with_reads=step == "pgbench"))
+        run.results[step] = pgbench(script, args.seconds, args.clients)
+    print(f"  {run.label} {step}: {run.results[step]}", flush=True)
+
+
+def measure_bookings(runs: list[Run], args, workdir: Path) -> None:
+    """Each step at every scale before the next step, the order of the scales alternating
+    (1x 10x, 10x 1x, 1x 10x), so that a machine getting busier does not favour one scale."""
+    for i, step in enumerate(BOOKING_STEPS):
+        for run in runs if i % 2 == 0 else runs[::-1]:
+            measure_booking_step(run, step, args, workdir)
+    # The profile shows where a request's time goes; once, at the largest history.
+    if not args.no_profile:
+        last = runs[-1]
+        last.results["profile"] = profile_bookings(
+            last.api.pid, last.base, last.token, args.profile_seconds, args.clients, workdir
+        )
 
 
 def wait_for_quiet(max_load: float, patience: int = 300) -> None:
@@ -1021,9 +1034,7 @@ def main(args) -> None:
             start_api(run)
         asyncio.run(measure_latencies(runs, args.samples, args.rounds, args.unfiltered_samples))
         with tempfile.TemporaryDirectory(prefix="ops-bench-") as tmp:
-            for run in runs:
-                # The profile shows where a request's time goes; once, at the largest history.
-                measure_bookings(run, args, Path(tmp), profile=not args.no_profile and run is runs[-1])
+            measure_bookings(runs, args, Path(tmp))
     finally:
         for run in runs:
             stop_api(run)
