@@ -94,8 +94,8 @@ SLOT_START = (
 #
 # Scale N is N years of history at the same hospital: the same 3 centres, 120 clinicians, rules
 # and coming 4 weeks as 1x, with N - 1 more years of past appointments (and their status history
-# and payments) before them, and one more cohort of patients per year. Scale 1 is exactly the
-# data set the README's figures were measured on (same rows, same random draws' spread).
+# and payments) before them, and one more cohort of patients per year. Scale 1 is the data set
+# the README's figures were measured on (199,212 appointments, 152,988 payments).
 
 
 def seed_sql(scale: int) -> str:
