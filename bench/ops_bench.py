@@ -11,10 +11,23 @@ payments) into its own database, starts one API process on a free port, and repo
    constants) against the same database in the same run (aim >= 0.5).
 3. Where the rest of the API's time goes: a py-spy profile of the API during booking load.
 
-The seed is reused when present (--reseed rebuilds it); the bookings of a previous run are
-deleted first, so every run measures the same table sizes.
-Usage: .venv/bin/python bench/ops_bench.py [--seconds 10] [--clients 8] [--samples 300] [--reseed]
-                                           [--max-load 1.5]
+Cost as history grows: `--scales 1,10` measures the same hospital with 1 and 10 years of
+history side by side (one database per scale, one API process each; the latency samples of
+every scale are taken in interleaved rounds so that the machine's other work falls on all of
+them alike) and prints a table with the growth of each figure (target: each latency at the
+largest scale within 1.5x of the smallest). Scale N is N years of appointments, not N times the
+clinicians: a hospital's history only grows, while a day, a clinician's day and a month stay the
+size they are, so a query whose cost follows the window asked for stays flat and one whose cost
+follows the table grows N-fold. It also times GET /api/appointments with no parameters (what the
+admin panel loads), whose cost follows the table.
+
+Seeds are reused when present and fresh (--reseed rebuilds them; 10x takes ~5 minutes);
+--seed-only prepares them and stops. The bookings of a previous run are deleted first, so every
+run measures the same table sizes. BENCH_DATABASE_URL names the 1x database (default
+mibo_bench_ops), scale N uses <name>_x<N>.
+Usage: .venv/bin/python bench/ops_bench.py [--scales 1,10] [--seconds 10] [--clients 8] [--samples 300]
+                                           [--rounds 5] [--unfiltered-samples 10] [--reseed]
+                                           [--seed-only] [--max-load 1.5]
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -35,7 +49,9 @@ import sys
 import sysconfig
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psycopg2
@@ -50,17 +66,20 @@ from mibo.core import audit, config, outbox, tokens  # noqa: E402
 from mibo.core.migrate import ensure_database, migrate  # noqa: E402
 from mibo.domain import appointments, schedule  # noqa: E402
 
-DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/mibo_bench_ops")
+# The 1x data set's database; scale N lives beside it in <name>_x<N> (see database_for).
+BASE_DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/mibo_bench_ops")
+DSN = BASE_DSN  # the database the helpers below talk to: set per scale by use_database()
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 ZONE = "Asia/Kolkata"
 CLINICIANS_PER_CENTRE = 40
-PATIENTS_PER_CLINICIAN = 150
-SEED_DAYS_BACK, SEED_DAYS_AHEAD = 337, 28  # 365 days of appointments around the seed date
+PATIENTS_PER_CLINICIAN = 150  # a clinician's patients of one year (a cohort); scale N has N cohorts
+SEED_DAYS_BACK, SEED_DAYS_AHEAD = 337, 28  # 365 days of appointments around the seed date at 1x
+DAYS_PER_SCALE = 365  # scale N adds N - 1 earlier years of history: a hospital's history only grows
 BOOKING_FIRST_DAY, BOOKING_LAST_DAY = 70, 300  # bench bookings: days ahead with no seeded appointments
 HTTP_SLOTS_PER_RUN = 50_000  # the measured HTTP run takes slots 1.., the profiled run the next ones
 PGBENCH_FIRST_SLOT = 2 * HTTP_SLOTS_PER_RUN + 1  # pgbench takes slots from here on
 BOOKING_MARK = "ops-bench booking"
-EXPECTED_APPOINTMENTS = 150_000  # a smaller table means an interrupted seed: rebuild it
+EXPECTED_APPOINTMENTS = 150_000  # per unit of scale: a smaller table means an interrupted seed
 
 # --- seed -----------------------------------------------------------------------
 
@@ -71,9 +90,20 @@ SLOT_START = (
 )
 # Set-based: every table is one INSERT ... SELECT over generate_series; random() is seeded
 # so that two seeds give the same data set.
+#
+# Scale N is N years of history at the same hospital: the same 3 centres, 120 clinicians, rules
+# and coming 4 weeks as 1x, with N - 1 more years of past appointments (and their status history
+# and payments) before them, and one more cohort of patients per year. Scale 1 is the data set
+# the README's figures were measured on (199,212 appointments, 152,988 payments).
 
-SEED_SQL = f"""
+
+def seed_sql(scale: int) -> str:
+    days_back = SEED_DAYS_BACK + DAYS_PER_SCALE * (scale - 1)
+    clinicians = 3 * CLINICIANS_PER_CENTRE
+    return f"""
 SELECT setseed(0.42);
+SET LOCAL work_mem = '256MB';
+SET LOCAL maintenance_work_mem = '512MB';
 
 INSERT INTO centres (name, city, timezone, address_line1, pincode, contact_phone)
 VALUES ('Mibo Bangalore', 'bangalore', '{ZONE}', '100 Feet Road', '560038', '+918040000001'),
@@ -115,10 +145,11 @@ FROM bench_clinician bc, generate_series(0, 5) dow,
      (VALUES (time '09:00', time '13:00'), (time '14:00', time '18:00')) AS w(start_time, end_time);
 
 -- Patients: patient n belongs to clinician 1 + (n - 1) % 120, so at any instant the
--- clinicians' patients are distinct and the no-patient-overlap constraint holds.
+-- clinicians' patients are distinct and the no-patient-overlap constraint holds. Each year
+-- back is another cohort of 150 per clinician (cohort 0, the first 18,000, is this year's).
 INSERT INTO users (phone, full_name, user_type)
 SELECT '+9181' || lpad(g::text, 8, '0'), 'Bench Patient ' || g, 'PATIENT'
-FROM generate_series(1, {3 * CLINICIANS_PER_CENTRE * PATIENTS_PER_CLINICIAN}) g;
+FROM generate_series(1, {clinicians * PATIENTS_PER_CLINICIAN * scale}) g;
 
 INSERT INTO patient_profiles (user_id, gender, date_of_birth)
 SELECT id, (ARRAY['FEMALE', 'MALE', 'OTHER'])[1 + id % 3], date '1960-01-01' + (id * 37 % 18000)::int
@@ -155,13 +186,16 @@ FROM (
            random() AS r_take, random() AS r_status, random() AS r_type, random() AS r_source,
            random() AS r_lead, random() AS r_pay
     FROM bench_clinician bc
-    CROSS JOIN generate_series((now() AT TIME ZONE '{ZONE}')::date - {SEED_DAYS_BACK},
+    CROSS JOIN generate_series((now() AT TIME ZONE '{ZONE}')::date - {days_back},
                                (now() AT TIME ZONE '{ZONE}')::date + {SEED_DAYS_AHEAD},
                                interval '1 day') AS day
     CROSS JOIN generate_series(0, 15) AS slot
     JOIN bench_patient bp
-      ON bp.n = bc.n + {3 * CLINICIANS_PER_CENTRE}
-                * ((slot * 37 + (day::date - date '2000-01-01')) % {PATIENTS_PER_CLINICIAN})
+      ON bp.n = bc.n + {clinicians}
+                * ({PATIENTS_PER_CLINICIAN}
+                   * least({scale - 1}, greatest(0, ((now() AT TIME ZONE '{ZONE}')::date - day::date)
+                                                     / {DAYS_PER_SCALE}))
+                   + (slot * 37 + (day::date - date '2000-01-01')) % {PATIENTS_PER_CLINICIAN})
     WHERE extract(isodow FROM day::date) < 7
 ) AS s
 WHERE s.r_take < 0.345 AND s.start_at - interval '1 hour' - s.r_lead * interval '28 days' <= now();
@@ -208,13 +242,15 @@ WHERE a.status IN ('CONFIRMED', 'COMPLETED')
    OR (a.status = 'CANCELLED' AND b.r_pay < 0.2)
    OR (a.status = 'BOOKED' AND b.r_pay > 0.97);
 
-CREATE TABLE bench_meta (seeded_at TIMESTAMPTZ NOT NULL DEFAULT now());
-INSERT INTO bench_meta DEFAULT VALUES;
+CREATE TABLE bench_meta (seeded_at TIMESTAMPTZ NOT NULL DEFAULT now(), scale INTEGER NOT NULL);
+INSERT INTO bench_meta (scale) VALUES ({scale});
 """
 
+
 SEED_FRESH = """
-SELECT (SELECT count(*) FROM appointments) >= %s
-       AND (SELECT max(seeded_at) FROM bench_meta) > now() - interval '7 days' AS fresh
+SELECT (SELECT count(*) FROM appointments) >= %(appointments)s
+       AND (SELECT max(seeded_at) FROM bench_meta WHERE scale = %(scale)s) > now() - interval '7 days'
+       AS fresh
 """
 
 # Distinct free slots for the bookings, in (day, slot, clinician) order so that concurrent
@@ -292,23 +328,40 @@ def run_sql(sql: str, params=None, *, autocommit: bool = False):
     return [dict(zip(names, row, strict=True)) for row in result] if names else None
 
 
-def seed_is_fresh() -> bool:
+def database_for(scale: int) -> str:
+    """Scale 1 is BENCH_DATABASE_URL itself; scale N its database name + '_x<N>'."""
+    if scale == 1:
+        return BASE_DSN
+    url = urllib.parse.urlsplit(BASE_DSN)  # a URL: the API's DATABASE_URL must be one
+    return url._replace(path=f"{url.path}_x{scale}").geturl()
+
+
+def use_database(dsn: str) -> None:
+    """Point run_sql, pgbench and the API environment at one scale's database."""
+    global DSN
+    DSN = dsn
+
+
+def seed_is_fresh(scale: int) -> bool:
     try:
-        return run_sql(SEED_FRESH, (EXPECTED_APPOINTMENTS,))[0]["fresh"]
-    except (psycopg2.OperationalError, psycopg2.errors.UndefinedTable):  # no database, or no seed
+        return run_sql(SEED_FRESH, {"appointments": EXPECTED_APPOINTMENTS * scale, "scale": scale})[0]["fresh"]
+    except (psycopg2.OperationalError, psycopg2.ProgrammingError):  # no database, no seed, an older seed
         return False
 
 
-def prepare_database(reseed: bool) -> float | None:
-    """Seed (or reuse) the data set and apply every migration; the seconds seeding took, if it ran."""
-    if not reseed and seed_is_fresh():
+def prepare_database(scale: int, reseed: bool) -> float | None:
+    """Seed (or reuse) the data set and apply every migration; the seconds seeding took, if it ran.
+
+    A reused seed gets the migrations added since (indexes are built on the seeded rows then).
+    """
+    if not reseed and seed_is_fresh(scale):
         migrate(DSN)
         return None
     drop_database(DSN)
     ensure_database(DSN)
     migrate(DSN)
     started = time.perf_counter()
-    run_sql(SEED_SQL)
+    run_sql(seed_sql(scale))
     run_sql("VACUUM ANALYZE", autocommit=True)
     return time.perf_counter() - started
 
@@ -351,18 +404,23 @@ def percentile(sorted_ms: list[float], share: float) -> float:
     return sorted_ms[max(0, math.ceil(share * len(sorted_ms)) - 1)]
 
 
-async def latencies(session: aiohttp.ClientSession, base: str, paths: list[str], warmup: int = 20) -> dict:
-    """Sequential GETs (one at a time, so the figure is service time, not queueing)."""
+async def latencies(session: aiohttp.ClientSession, base: str, paths: list[str], warmup: int = 20) -> list[float]:
+    """Sequential GETs (one at a time, so the figure is service time, not queueing); their ms."""
     samples = []
-    for i, path in enumerate(paths[:warmup] + paths):
+    warm = paths[:warmup]
+    for i, path in enumerate(warm + paths):
         started = time.perf_counter()
         async with session.get(base + path) as resp:
             body = await resp.read()
             if resp.status != 200:
                 raise RuntimeError(f"GET {path}: {resp.status} {body[:300]!r}")
-        if i >= warmup:
+        if i >= len(warm):
             samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
+    return samples
+
+
+def latency_summary(samples: list[float]) -> dict:
+    samples = sorted(samples)
     return {
         "requests": len(samples),
         "p50_ms": round(statistics.median(samples), 2),
@@ -371,8 +429,11 @@ async def latencies(session: aiohttp.ClientSession, base: str, paths: list[str],
     }
 
 
-def latency_paths(samples: int, ids: dict) -> dict[str, list[str]]:
-    """Random clinicians, centres and days (the next 30 days; the list also the last 30)."""
+def latency_paths(samples: int, ids: dict, unfiltered: int = 0) -> dict[str, list[str]]:
+    """Random clinicians, centres and days (the next 30 days; the list also the last 30).
+
+    `unfiltered`: that many GET /api/appointments with no parameters at all, the call the admin
+    panel's dashboard and appointments page make on load (no target: it shows what grows)."""
     rng = random.Random(7)
 
     def day(lo: int, hi: int) -> str:
@@ -388,6 +449,7 @@ def latency_paths(samples: int, ids: dict) -> dict[str, list[str]]:
             for _ in range(samples)
         ],
         "dashboard": ["/api/analytics/dashboard?period=month"] * samples,
+        "list_all": ["/api/appointments"] * unfiltered,
     }
 
 
@@ -545,6 +607,7 @@ def pgbench_script(user_id: int, with_reads: bool) -> str:
             audit.INSERT_AUDIT,
             str(user_id),
             "'USER'",
+            "'STAFF_API'",  # the caller's surface (mibo.core.actor.STAFF_API)
             "'appointment.create'",
             "'appointment'",
             ":id",
@@ -713,14 +776,135 @@ def parse_log_line(line: str) -> dict | None:
         return None
 
 
-async def measure_latencies(base: str, token: str, samples: int, ids: dict) -> dict:
-    results = {}
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
-        await wait_up(f"{base}/api/health")
-        for name, paths in latency_paths(samples, ids).items():
-            results[name] = await latencies(session, base, paths)
-            print(f"  {name}: {results[name]}", flush=True)
-    return results
+@dataclasses.dataclass
+class Run:
+    """One scale's database, its API process and what was measured on it."""
+
+    scale: int
+    dsn: str
+    counts: dict
+    seed_seconds: float | None
+    slots: int
+    ids: dict
+    base: str = ""
+    token: str = ""
+    user_id: int = 0
+    api: subprocess.Popen | None = None
+    api_log: Any = None
+    results: dict = dataclasses.field(default_factory=dict)
+    api_errors: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+    @property
+    def label(self) -> str:
+        return f"{self.scale}x"
+
+
+def prepare_scale(scale: int, reseed: bool) -> Run:
+    use_database(database_for(scale))
+    seed_seconds = prepare_database(scale, reseed)
+    slots = prepare_bookings()
+    counts = run_sql(SEED_COUNTS)[0]
+    print(
+        f"{scale}x data set ({parse_dsn(DSN)['dbname']}): {json.dumps(counts)}"
+        + (f" (seeded in {seed_seconds:.0f} s)" if seed_seconds else " (reused)"),
+        flush=True,
+    )
+    ids = {
+        "clinicians": [r["id"] for r in run_sql("SELECT id FROM clinician_profiles ORDER BY id")],
+        "centres": [r["id"] for r in run_sql("SELECT id FROM centres ORDER BY id")],
+        "today": run_sql(f"SELECT (now() AT TIME ZONE '{ZONE}')::date AS d")[0]["d"],
+    }
+    return Run(scale, DSN, counts, seed_seconds, slots, ids)
+
+
+def start_api(run: Run) -> None:
+    use_database(run.dsn)
+    port = free_port()
+    env = api_environment(port)
+    run.token, run.user_id = admin_session(env)
+    run.api_log = tempfile.TemporaryFile(mode="w+")
+    run.api = subprocess.Popen([sys.executable, "-m", "mibo", "api"], env=env, cwd=ROOT, stderr=run.api_log)
+    run.base = f"http://127.0.0.1:{port}"
+
+
+def stop_api(run: Run) -> None:
+    if run.api is None:
+        return
+    run.api.terminate()
+    run.api.wait()
+    run.api_log.seek(0)
+    run.api_errors = collections.Counter(
+        f"{entry.get('msg')}: {entry.get('exc', '').strip().rsplit(chr(10), 1)[-1]}"
+        for entry in map(parse_log_line, run.api_log)
+        if entry and entry.get("level") == "ERROR"
+    )
+    run.api_log.close()
+
+
+async def measure_latencies(runs: list[Run], samples: int, rounds: int, unfiltered: int) -> None:
+    """Every figure at every scale, interleaved: `rounds` rounds, each taking a share of the
+    samples of each figure at each scale in turn (the first scale alternating), so that what
+    else the machine does in the meantime falls on every scale alike."""
+    sessions = {
+        run.scale: aiohttp.ClientSession(headers={"Authorization": f"Bearer {run.token}"}) for run in runs
+    }
+    try:
+        for run in runs:
+            await wait_up(f"{run.base}/api/health")
+        # The same clinicians (by rank), centres and days at every scale.
+        paths = {run.scale: latency_paths(samples, run.ids, unfiltered) for run in runs}
+        raw: dict = {run.scale: collections.defaultdict(list) for run in runs}
+        chunk = math.ceil(samples / rounds)
+        for r in range(rounds):
+            for name in TARGETS:
+                order = runs if r % 2 == 0 else runs[::-1]
+                for run in order:
+                    part = paths[run.scale][name][r * chunk : (r + 1) * chunk]
+                    if part:
+                        raw[run.scale][name] += await latencies(sessions[run.scale], run.base, part)
+        # Seconds each at a large scale: one round, one warm-up request.
+        for run in runs if unfiltered else []:
+            raw[run.scale]["list_all"] = await latencies(
+                sessions[run.scale], run.base, paths[run.scale]["list_all"], warmup=1
+            )
+        for run in runs:
+            for name, values in raw[run.scale].items():
+                run.results[name] = latency_summary(values)
+                print(f"  {run.label} {name}: {run.results[name]}", flush=True)
+    finally:
+        for session in sessions.values():
+            await session.close()
+
+
+BOOKING_STEPS = ("http", "pgbench", "pgbench_inserts")
+
+
+def measure_booking_step(run: Run, step: str, args, workdir: Path) -> None:
+    """One booking load run at one scale: over HTTP (wrk), or pgbench with or without the reads."""
+    use_database(run.dsn)
+    if step == "http":
+        run.results["http"], run.results["http_cpu"] = with_cpu_shares(
+            run.api.pid, lambda: wrk_bookings(run.base, run.token, args.seconds, args.clients, workdir, first_slot=1)
+        )
+    else:
+        script = workdir / f"{step}.sql"
+        script.write_text(pgbench_script(run.user_id, with_reads=step == "pgbench"))
+        run.results[step] = pgbench(script, args.seconds, args.clients)
+    print(f"  {run.label} {step}: {run.results[step]}", flush=True)
+
+
+def measure_bookings(runs: list[Run], args, workdir: Path) -> None:
+    """Each step at every scale before the next step, the order of the scales alternating
+    (1x 10x, 10x 1x, 1x 10x), so that a machine getting busier does not favour one scale."""
+    for i, step in enumerate(BOOKING_STEPS):
+        for run in runs if i % 2 == 0 else runs[::-1]:
+            measure_booking_step(run, step, args, workdir)
+    # The profile shows where a request's time goes; once, at the largest history.
+    if not args.no_profile:
+        last = runs[-1]
+        last.results["profile"] = profile_bookings(
+            last.api.pid, last.base, last.token, args.profile_seconds, args.clients, workdir
+        )
 
 
 def wait_for_quiet(max_load: float, patience: int = 300) -> None:
@@ -731,87 +915,45 @@ def wait_for_quiet(max_load: float, patience: int = 300) -> None:
         time.sleep(10)
 
 
-def main(args) -> None:
-    ensure_wrk()
-    started = time.perf_counter()
-    seed_seconds = prepare_database(args.reseed)
-    slots = prepare_bookings()
-    counts = run_sql(SEED_COUNTS)[0]
-    print(
-        f"data set: {json.dumps(counts)}"
-        + (f" (seeded in {seed_seconds:.0f} s)" if seed_seconds else " (reused)"),
-        flush=True,
-    )
-    ids = {
-        "clinicians": [r["id"] for r in run_sql("SELECT id FROM clinician_profiles ORDER BY id")],
-        "centres": [r["id"] for r in run_sql("SELECT id FROM centres ORDER BY id")],
-        "today": run_sql(f"SELECT (now() AT TIME ZONE '{ZONE}')::date AS d")[0]["d"],
-    }
-    wait_for_quiet(args.max_load)
-    load_before = os.getloadavg()[0]
-    port = free_port()
-    env = api_environment(port)
-    token, user_id = admin_session(env)
-    api_log = tempfile.TemporaryFile(mode="w+")
-    api = subprocess.Popen([sys.executable, "-m", "mibo", "api"], env=env, cwd=ROOT, stderr=api_log)
-    base = f"http://127.0.0.1:{port}"
-    results: dict = {}
-    try:
-        results.update(asyncio.run(measure_latencies(base, token, args.samples, ids)))
-        with tempfile.TemporaryDirectory(prefix="ops-bench-") as tmp:
-            workdir = Path(tmp)
-            results["http"], results["http_cpu"] = with_cpu_shares(
-                api.pid, lambda: wrk_bookings(base, token, args.seconds, args.clients, workdir, first_slot=1)
-            )
-            print(f"  http bookings: {results['http']}", flush=True)
-            for kind, with_reads in (("pgbench", True), ("pgbench_inserts", False)):
-                script = workdir / f"{kind}.sql"
-                script.write_text(pgbench_script(user_id, with_reads))
-                results[kind] = pgbench(script, args.seconds, args.clients)
-                print(f"  {kind}: {results[kind]}", flush=True)
-            profile = (
-                profile_bookings(api.pid, base, token, args.profile_seconds, args.clients, workdir)
-                if not args.no_profile
-                else "(skipped)"
-            )
-    finally:
-        api.terminate()
-        api.wait()
-        api_log.seek(0)
-        api_errors = collections.Counter(
-            f"{entry.get('msg')}: {entry.get('exc', '').strip().rsplit(chr(10), 1)[-1]}"
-            for entry in map(parse_log_line, api_log)
-            if entry and entry.get("level") == "ERROR"
-        )
-        api_log.close()
+TARGETS = {"availability": 15, "list": 25, "dashboard": 50}
+LABELS = {
+    "availability": "GET /api/appointments/availability (1 clinician, 1 day)",
+    "list": "GET /api/appointments (1 centre, 1 day, limit 100)",
+    "dashboard": "GET /api/analytics/dashboard?period=month",
+    "list_all": "GET /api/appointments (no parameters: what the admin panel loads)",
+}
+GROWTH_LIMIT = 1.5  # each latency at the largest scale within 1.5x of its figure at the smallest
 
+
+def report_scale(run: Run, args) -> None:
+    r, counts = run.results, run.counts
     print()
     print(
-        f"=== ops bench: {counts['appointments']} appointments, {counts['clinicians']} clinicians, "
-        f"{counts['centres']} centres; {slots} free slots for bookings ==="
+        f"=== ops bench {run.label}: {counts['appointments']} appointments, {counts['clinicians']} clinicians, "
+        f"{counts['centres']} centres; {run.slots} free slots for bookings ==="
     )
-    targets = {"availability": 15, "list": 25, "dashboard": 50}
-    labels = {
-        "availability": "GET /api/appointments/availability (1 clinician, 1 day)",
-        "list": "GET /api/appointments (1 centre, 1 day, limit 100)",
-        "dashboard": "GET /api/analytics/dashboard?period=month",
-    }
-    for name, target in targets.items():
-        r = results[name]
-        verdict = "ok" if r["p99_ms"] < target else "MISSED"
+    for name, target in TARGETS.items():
+        f = r[name]
+        verdict = "ok" if f["p99_ms"] < target else "MISSED"
         print(
-            f"{labels[name]}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms "
-            f"over {r['requests']} sequential requests (target p99 < {target} ms: {verdict})"
+            f"{LABELS[name]}: p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, max {f['max_ms']} ms "
+            f"over {f['requests']} sequential requests (target p99 < {target} ms: {verdict})"
         )
-    http, pg, pgi = results["http"], results["pgbench"], results["pgbench_inserts"]
+    if "list_all" in r:
+        f = r["list_all"]
+        print(
+            f"{LABELS['list_all']}: p50 {f['p50_ms']} ms, max {f['max_ms']} ms over {f['requests']} "
+            "sequential requests (no target)"
+        )
+    http, pg, pgi = r["http"], r["pgbench"], r["pgbench_inserts"]
     print(
         f"POST /api/appointments, {args.clients} clients (wrk): {http['per_second']:.0f} bookings/s "
         f"({http['created']} created in {http['seconds']:.1f} s, {http['failed_responses']} non-2xx, "
         f"p99 {http['p99']})"
     )
     print(
-        f"  during it the API process used {results['http_cpu']['api_cores']} of a core and its PostgreSQL "
-        f"backends {results['http_cpu']['postgres_cores']} cores ({os.cpu_count()} cores in all)"
+        f"  during it the API process used {r['http_cpu']['api_cores']} of a core and its PostgreSQL "
+        f"backends {r['http_cpu']['postgres_cores']} cores ({os.cpu_count()} cores in all)"
     )
     print(
         f"pgbench, same SQL as the request (its transaction), {args.clients} clients: "
@@ -822,12 +964,83 @@ def main(args) -> None:
         f"  for reference, pgbench of the transaction's four INSERTs alone: {pgi['tps']:.0f} tps "
         f"(ratio {http['per_second'] / pgi['tps']:.2f})"
     )
+    if r.get("profile"):
+        print()
+        print(r["profile"])
     print()
-    print(profile)
-    print()
-    print(f"API errors logged: {sum(api_errors.values())}")
-    for message, n in api_errors.most_common(5):
+    print(f"API errors logged: {sum(run.api_errors.values())}")
+    for message, n in run.api_errors.most_common(5):
         print(f"  {n} x {message}")
+
+
+def report_side_by_side(runs: list[Run]) -> bool:
+    """A Markdown table, one column per scale and the growth of the largest over the smallest;
+    True when every latency stays within GROWTH_LIMIT."""
+    first, last = runs[0], runs[-1]
+    growth_ok = True
+    head = [f"{run.label} ({run.counts['appointments']:,} appointments)" for run in runs]
+    print()
+    print(f"=== side by side: the same hospital with {' / '.join(r.label for r in runs)} its history ===")
+    print()
+    print("| figure | " + " | ".join(head) + f" | {last.label} / {first.label} |")
+    print("|---|" + "---|" * len(runs) + "---|")
+    for name in TARGETS:
+        cells = [f"{run.results[name]['p50_ms']} / {run.results[name]['p99_ms']} ms" for run in runs]
+        g50 = last.results[name]["p50_ms"] / first.results[name]["p50_ms"]
+        g99 = last.results[name]["p99_ms"] / first.results[name]["p99_ms"]
+        ok = len(runs) == 1 or max(g50, g99) <= GROWTH_LIMIT
+        growth_ok &= ok
+        print(
+            f"| {name} p50 / p99 | " + " | ".join(cells)
+            + f" | {g50:.2f} / {g99:.2f} {'✔' if ok else '✘'} |"
+        )
+    if all("list_all" in run.results for run in runs):
+        cells = [f"{run.results['list_all']['p50_ms']} / {run.results['list_all']['max_ms']} ms" for run in runs]
+        g = last.results["list_all"]["p50_ms"] / first.results["list_all"]["p50_ms"]
+        print("| list, no parameters p50 / max (no target) | " + " | ".join(cells) + f" | {g:.2f} (p50) |")
+
+    def ratio(run: Run) -> float:
+        return run.results["http"]["per_second"] / run.results["pgbench"]["tps"]
+    cells = [
+        f"{run.results['http']['per_second']:.0f}/s vs {run.results['pgbench']['tps']:.0f} tps: {ratio(run):.2f}"
+        for run in runs
+    ]
+    print(
+        "| booking HTTP vs pgbench (ratio) | " + " | ".join(cells)
+        + f" | {last.results['http']['per_second'] / first.results['http']['per_second']:.2f}"
+        f" (HTTP/s), {last.results['pgbench']['tps'] / first.results['pgbench']['tps']:.2f} (tps) |"
+    )
+    if len(runs) > 1:
+        print()
+        print(
+            f"latencies at {last.label} within {GROWTH_LIMIT}x of {first.label}: "
+            + ("yes" if growth_ok else "NO")
+        )
+    return growth_ok
+
+
+def main(args) -> None:
+    scales = sorted({int(s) for s in args.scales.split(",")})
+    ensure_wrk()
+    started = time.perf_counter()
+    runs = [prepare_scale(scale, args.reseed) for scale in scales]
+    if args.seed_only:
+        return
+    wait_for_quiet(args.max_load)
+    load_before = os.getloadavg()[0]
+    try:
+        for run in runs:
+            start_api(run)
+        asyncio.run(measure_latencies(runs, args.samples, args.rounds, args.unfiltered_samples))
+        with tempfile.TemporaryDirectory(prefix="ops-bench-") as tmp:
+            measure_bookings(runs, args, Path(tmp))
+    finally:
+        for run in runs:
+            stop_api(run)
+
+    for run in runs:
+        report_scale(run, args)
+    report_side_by_side(runs)
     print(
         f"\n(total run {time.perf_counter() - started:.0f} s; 1-minute load average {load_before:.1f} "
         f"at the start, {os.getloadavg()[0]:.1f} at the end on {os.cpu_count()} cores: "
@@ -837,11 +1050,25 @@ def main(args) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--scales",
+        default="1",
+        help="comma-separated multiples of today's history, e.g. 1,10: N years of appointments at "
+        "the same centres and clinicians, one database each (BENCH_DATABASE_URL, then <name>_x<N>)",
+    )
     parser.add_argument("--seconds", type=int, default=10, help="length of each booking load run")
     parser.add_argument("--profile-seconds", type=int, default=8)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--samples", type=int, default=300, help="sequential requests per latency figure")
-    parser.add_argument("--reseed", action="store_true", help="drop and rebuild the data set")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds the samples are split into")
+    parser.add_argument(
+        "--unfiltered-samples",
+        type=int,
+        default=10,
+        help="GET /api/appointments with no parameters (seconds each at 10x); 0 skips it",
+    )
+    parser.add_argument("--reseed", action="store_true", help="drop and rebuild the data sets")
+    parser.add_argument("--seed-only", action="store_true", help="seed (or reuse) the data sets and stop")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
         "--max-load",
