@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema, ValidationError
 
+from mibo.core import listing
 from mibo.core.errors import ApiError
 
 
@@ -40,11 +41,14 @@ def ok(data: Any = None, status: int = 200, headers=None) -> web.Response:
 
 
 def ok_page(items: list, total: int, limit: int, offset: int) -> web.Response:
-    """A page of a list: data is the items, meta says where the page lies in the whole."""
-    return web.Response(
-        text=dumps({"success": True, "data": items, "meta": {"total": total, "limit": limit, "offset": offset}}),
-        content_type="application/json",
-    )
+    """A page of a list: data is the items, meta says where the page lies in the whole.
+
+    Totals are counted up to listing.COUNT_CAP; a larger one is given as the cap, marked as a lower bound.
+    """
+    meta = {"total": min(total, listing.COUNT_CAP), "limit": limit, "offset": offset}
+    if total > listing.COUNT_CAP:
+        meta["totalIsLowerBound"] = True
+    return web.Response(text=dumps({"success": True, "data": items, "meta": meta}), content_type="application/json")
 
 
 def ok_json_text(data_json: str, status: int = 200) -> web.Response:

@@ -3,6 +3,10 @@
 A list is one query: the Core statement (`page_of_ids`) selects the ids of one page with the
 total (`count(*) OVER ()`) and each row's position, and a fixed SQL template joins what a row
 shows onto that page. Only an empty page past the end needs a second query for the total.
+
+The total counts at most COUNT_CAP + 1 matching rows (more than COUNT_CAP reads as "more than
+COUNT_CAP"), so a list's cost follows the page asked for, not the years of history behind it: an
+unfiltered appointment list counted every row of the table before.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from mibo.core import db, tables
 
@@ -20,16 +26,35 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def page_of_ids(id_column, where: list, order_by: tuple, limit: int, offset: int) -> Select:
-    """The ids of one page, each with the total of matching rows and its place in the order."""
-    stmt = select(
-        id_column.label("id"),
-        func.count().over().label("total"),
-        func.row_number().over(order_by=order_by).label("ord"),
-    )
+COUNT_CAP = 10_000
+
+
+def _sort_key(expression) -> tuple[Any, bool]:
+    """(the expression sorted on, whether descending)."""
+    if isinstance(expression, UnaryExpression) and expression.modifier is operators.desc_op:
+        return expression.element, True
+    if isinstance(expression, UnaryExpression) and expression.modifier is operators.asc_op:
+        return expression.element, False
+    return expression, False
+
+
+def page_of_ids(id_column, where: list, order_by: tuple, limit: int, offset: int, from_=None) -> Select:
+    """The ids of one page, each with the (capped) total of matching rows and its place in the order.
+
+    `from_` is the FROM clause (a join) when the filters or the order need more than the id's table.
+    """
+    keys = [_sort_key(expression) for expression in order_by]
+    matching = select(id_column.label("id"), *(key.label(f"k{i}") for i, (key, _) in enumerate(keys)))
+    if from_ is not None:
+        matching = matching.select_from(from_)
     for condition in where:
-        stmt = stmt.where(condition)
-    return stmt.order_by(*order_by).limit(limit).offset(offset)
+        matching = matching.where(condition)
+    matching = matching.order_by(*order_by).limit(max(COUNT_CAP + 1, offset + limit)).subquery("matching")
+    order = [matching.c[f"k{i}"].desc() if descending else matching.c[f"k{i}"]
+             for i, (_, descending) in enumerate(keys)]
+    return (select(matching.c.id, func.count().over().label("total"),
+                   func.row_number().over(order_by=order).label("ord"))
+            .order_by(*order).limit(limit).offset(offset))
 
 
 async def fetch_page(

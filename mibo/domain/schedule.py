@@ -43,6 +43,9 @@ SELECT id, scheduled_start_at, scheduled_end_at, centre_id
 FROM appointments
 WHERE clinician_id = %(clinician_id)s AND status IN {LIVE_SQL}
   AND scheduled_start_at < %(hi)s AND scheduled_end_at > %(lo)s
+  -- No appointment is longer than 8 hours: this bounds the index range to the window asked for,
+  -- instead of every future booking of the clinician.
+  AND scheduled_end_at < %(hi)s + interval '8 hours'
 ORDER BY scheduled_start_at
 """
 

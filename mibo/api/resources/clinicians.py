@@ -230,8 +230,8 @@ async def list_clinicians(request: web.Request) -> web.Response:
     if "is_active" in query:
         where.append(cp.c.is_active == query["is_active"])
     order = (func.lower(u.c.full_name), cp.c.id)
-    page = listing.page_of_ids(cp.c.id, where, order, query["limit"], query["offset"])
-    page = page.select_from(cp.join(u, u.c.id == cp.c.user_id))
+    page = listing.page_of_ids(cp.c.id, where, order, query["limit"], query["offset"],
+                               from_=cp.join(u, u.c.id == cp.c.user_id))
     async with db.connection(request.app[DB]) as cur:
         rows, total = await listing.fetch_page(cur, page, LIST_DETAIL, query["offset"])
     return ok_page(_list_schema.dump(rows, many=True), total, query["limit"], query["offset"])

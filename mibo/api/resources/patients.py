@@ -255,10 +255,8 @@ async def list_patients(request: web.Request) -> web.Response:
         where.append(u.c.phone == query["phone"])
     if not sees_every_patient(request[ACTOR]):
         where.append(care_condition(request[ACTOR]))
-    page = listing.page_of_ids(
-        pp.c.id, where, (func.lower(u.c.full_name), pp.c.id), query["limit"], query["offset"]
-    )
-    page = page.select_from(pp.join(u, u.c.id == pp.c.user_id))
+    page = listing.page_of_ids(pp.c.id, where, (func.lower(u.c.full_name), pp.c.id), query["limit"],
+                               query["offset"], from_=pp.join(u, u.c.id == pp.c.user_id))
     async with db.connection(request.app[DB]) as cur:
         rows, total = await listing.fetch_page(cur, page, LIST_DETAIL, query["offset"])
     return ok_page(_patient.dump(rows, many=True), total, query["limit"], query["offset"])
