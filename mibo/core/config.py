@@ -1,7 +1,8 @@
 """Settings, read once from the environment and validated at start-up.
 
-Every setting has a development default so that a fresh checkout runs with no `.env`;
-production refuses to start while any secret is still a default or too short.
+Every setting but APP_ENV has a development default. APP_ENV itself defaults to production and
+every environment other than an explicit `development` or `test` behaves as production: it
+refuses to start while any secret is still a default or too short, or CORS allows any origin.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "test", "staging", "production")
+DEVELOPMENT_ENVIRONMENTS = ("development", "test")
 MIN_SECRET_LENGTH = 32
 
-# Development defaults for secrets. Production refuses to start with any of these.
+# Development defaults for secrets. Only development and test start with any of these.
 DEV_SECRETS = {
     "JWT_ACCESS_SECRET": "dev-access-secret-not-for-production-0001",
     "JWT_REFRESH_SECRET": "dev-refresh-secret-not-for-production-0002",
@@ -48,7 +50,7 @@ def parse_duration(name: str, value: str) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
+    env: str = "production"  # unset is production: a forgotten APP_ENV fails closed
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "postgresql://127.0.0.1:5432/mibo"
@@ -101,12 +103,13 @@ class Settings:
     scheduler_metrics_port: int = 9192
 
     @property
-    def is_production(self) -> bool:
-        return self.env == "production"
+    def is_development(self) -> bool:
+        """Development and test only; every other environment (staging too) runs as production."""
+        return self.env in DEVELOPMENT_ENVIRONMENTS
 
     @property
-    def is_development(self) -> bool:
-        return self.env in ("development", "test")
+    def is_production(self) -> bool:
+        return not self.is_development
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -268,22 +271,24 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
 def _check_consistency(settings: Settings) -> None:
     if settings.db_pool_min > settings.db_pool_max:
         raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
-    if not settings.is_production:
+    if settings.is_development:
         return
+    env = settings.env
     for name in SECRET_VARIABLES:
         value = getattr(settings, VARIABLES[name][0])
         if value == DEV_SECRETS[name]:
-            raise ConfigError(f"{name}: production needs its own secret, not the development default")
+            raise ConfigError(f"{name}: {env} needs its own secret, not the development default"
+                              " (APP_ENV=development or test to use the defaults)")
     for name in ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET", "OTP_HASH_SECRET", "SERVICE_TOKEN"):
         if len(getattr(settings, VARIABLES[name][0])) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"{name}: must be at least {MIN_SECRET_LENGTH} characters in production")
+            raise ConfigError(f"{name}: must be at least {MIN_SECRET_LENGTH} characters in {env}")
     if settings.jwt_access_secret == settings.jwt_refresh_secret:
         raise ConfigError("JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET")
     if "*" in settings.cors_origins:
-        raise ConfigError("CORS_ORIGIN: production must list its front-end origins, not *")
+        raise ConfigError(f"CORS_ORIGIN: {env} must list its front-end origins, not *")
     if settings.bcrypt_rounds < 10:
-        raise ConfigError("BCRYPT_ROUNDS: production needs at least 10")
+        raise ConfigError(f"BCRYPT_ROUNDS: {env} needs at least 10")
     # An empty provider setting means "use the local sandbox": fine for developers, never for patients.
     for name in PRODUCTION_PROVIDER_SETTINGS:
         if not getattr(settings, VARIABLES[name][0]):
-            raise ConfigError(f"{name}: production must name the real provider, not fall back to the sandbox")
+            raise ConfigError(f"{name}: {env} must name the real provider, not fall back to the sandbox")
