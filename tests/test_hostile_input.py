@@ -43,7 +43,7 @@ PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
 HUGE_INTS = [2**63, 10**30, -(2**63) - 1, int("9" * 19), -1, 0]
 ANY_FIELD = [None, [], {}, True, "\u0000", "a\u0000b"]
-STRINGS = ["x" * 100_000, "\u0000" * 3, "\ud7ff\uffff", 12345, "' OR 1=1 --"]
+STRINGS = ["x" * 100_000, "\u0000" * 3, "\ud7ff\uffff", 12345, "' OR 1=1 --", "\ud800", "a\udfffb"]
 INTEGERS = [*HUGE_INTS, 1.5, "1" * 19, "1" * 40, "12abc", 1e300]
 DATES = ["0000-01-01", "0001-01-01", "9999-12-31", "2026-02-30", "-1-01-01"]
 DATETIMES = [
@@ -206,6 +206,14 @@ def _as_query(value) -> str | None:
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _label(value) -> str:
     text = repr(value)
     return text if len(text) < 60 else text[:57] + "..."
@@ -255,7 +263,7 @@ async def test_hostile_input_is_never_a_500(aiohttp_client, sandbox, pool, redis
             values += QUERY_EXTRA.get(key, [])
             for value in values:
                 text = _as_query(value)
-                if text is not None:
+                if text is not None and _encodable(text):  # a URL cannot carry a lone surrogate
                     await send(f"?{key}={_label(text)}", query={**base, key: text})
                     await send(f"only ?{key}={_label(text)}", query={key: text})
     assert not failures, "\n".join(f"{label} -> {status} {text}" for label, status, text in failures)

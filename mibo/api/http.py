@@ -15,6 +15,7 @@ from aiohttp import web
 from marshmallow import Schema, ValidationError
 
 from mibo.core.errors import ApiError
+from schemas.base import from_query
 
 
 def _default(value: Any):
@@ -72,7 +73,7 @@ async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
 
 def read_query(request: web.Request, schema: Schema) -> dict[str, Any]:
     """Validate query-string parameters (repeated keys are not supported; the last one wins)."""
-    return load(schema, dict(request.query))
+    return load(schema, from_query(schema, dict(request.query)))
 
 
 def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
