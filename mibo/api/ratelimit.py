@@ -51,7 +51,14 @@ async def hit(redis: aioredis.Redis, key: str, limit: int, window: int = WINDOW_
         raise ApiError.too_many(retry_after)
 
 
-async def check_auth_limits(redis, client: str, identifier: str | None, per_identifier: int, per_client: int):
+async def check_client(redis: aioredis.Redis, client: str, per_client: int) -> None:
+    """The per-client limit alone, counted before a request's body is read: junk costs a try too."""
     await hit(redis, _key("client", client), per_client)
+
+
+async def check_auth_limits(redis, client: str, identifier: str | None, per_identifier: int,
+                            per_client: int | None):
+    if per_client is not None:
+        await check_client(redis, client, per_client)
     if identifier is not None:
         await hit(redis, _key("ident", client, identifier.lower()), per_identifier)

@@ -69,7 +69,6 @@ class Settings:
     rate_limit_client_per_minute: int = 60
     trust_proxy: bool = False
     cors_origins: tuple[str, ...] = ("*",)
-    max_body_bytes: int = 10 * 1024 * 1024
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
@@ -101,6 +100,11 @@ class Settings:
     notification_max_attempts: int = 6
     worker_metrics_port: int = 9191
     scheduler_metrics_port: int = 9192
+    # Where Prometheus reads each process. The API serves /metrics on its own port only in
+    # development or behind METRICS_TOKEN; METRICS_PORT moves it to a listener of its own.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    metrics_token: str = ""
 
     @property
     def is_development(self) -> bool:
@@ -201,7 +205,6 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "RATE_LIMIT_CLIENT_PER_MINUTE": ("rate_limit_client_per_minute", _int(1, 100000)),
     "TRUST_PROXY": ("trust_proxy", _bool),
     "CORS_ORIGIN": ("cors_origins", _origins),
-    "MAX_BODY_BYTES": ("max_body_bytes", _int(1024, 100 * 1024 * 1024)),
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
     "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "SERVICE_TOKEN": ("service_token", _text),
@@ -241,6 +244,12 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "NOTIFICATION_MAX_ATTEMPTS": ("notification_max_attempts", _int(1, 50)),
     "WORKER_METRICS_PORT": ("worker_metrics_port", _int(0, 65535)),
     "SCHEDULER_METRICS_PORT": ("scheduler_metrics_port", _int(0, 65535)),
+    # Bind address of every metrics listener (the API's METRICS_PORT, the worker's, the scheduler's).
+    "METRICS_HOST": ("metrics_host", _text),
+    # The API's metrics on a listener of their own (METRICS_HOST:METRICS_PORT) instead of /metrics on PORT.
+    "METRICS_PORT": ("metrics_port", _int(0, 65535)),
+    # /metrics on the API port then needs "Authorization: Bearer <METRICS_TOKEN>".
+    "METRICS_TOKEN": ("metrics_token", _text),
 }
 
 SECRET_VARIABLES = tuple(DEV_SECRETS)
@@ -282,6 +291,8 @@ def _check_consistency(settings: Settings) -> None:
     for name in ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET", "OTP_HASH_SECRET", "SERVICE_TOKEN"):
         if len(getattr(settings, VARIABLES[name][0])) < MIN_SECRET_LENGTH:
             raise ConfigError(f"{name}: must be at least {MIN_SECRET_LENGTH} characters in {env}")
+    if settings.metrics_token and len(settings.metrics_token) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"METRICS_TOKEN: must be at least {MIN_SECRET_LENGTH} characters in {env}")
     if settings.jwt_access_secret == settings.jwt_refresh_secret:
         raise ConfigError("JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET")
     if "*" in settings.cors_origins:

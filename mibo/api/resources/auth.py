@@ -10,6 +10,7 @@ from aiohttp import web
 
 from mibo.api import ratelimit
 from mibo.api.access import public, requires
+from mibo.api.apidoc import KB, documented
 from mibo.api.http import ok, ok_json_text, read_json
 from mibo.api.keys import ACTOR, DB, EXECUTOR, OTP_SENDER, REDIS, SETTINGS
 from mibo.api.principals import PRINCIPALS, changes_principals
@@ -19,15 +20,22 @@ from mibo.core.logs import log_event, mask_phone
 from mibo.domain import otp
 from mibo.domain.access import RANKING, ROLES_AND_CENTRES_OF_USER
 from schemas.auth import (
+    AuthResponseSchema,
+    AuthUserSchema,
     LogoutSchema,
+    MessageSchema,
+    OtpSentSchema,
     PhoneOtpLoginSchema,
     PhonePasswordLoginSchema,
     RefreshSchema,
     SendOtpSchema,
+    TokenPairSchema,
     UsernamePasswordLoginSchema,
 )
 
 log = logging.getLogger(__name__)
+
+AUTH_MAX_BODY = 4 * KB  # a phone, a password or a token: a few hundred bytes
 
 # --- SQL ------------------------------------------------------------------------
 
@@ -114,14 +122,21 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-async def rate_limit(request: web.Request, identifier: str | None) -> None:
+async def limit_client(request: web.Request) -> None:
+    """The per-client limit, first thing: before the body is read, so junk bodies are counted too."""
+    await ratelimit.check_client(request.app[REDIS], client_address(request),
+                                 request.app[SETTINGS].rate_limit_client_per_minute)
+
+
+async def rate_limit(request: web.Request, identifier: str) -> None:
+    """The per-(client, account) limit, once the body has named the account."""
     settings = request.app[SETTINGS]
     await ratelimit.check_auth_limits(
         request.app[REDIS],
         client_address(request),
         identifier,
         per_identifier=settings.rate_limit_login_per_minute,
-        per_client=settings.rate_limit_client_per_minute,
+        per_client=None,
     )
 
 
@@ -172,7 +187,10 @@ async def password_login(request: web.Request, sql: str, identifier: str, passwo
 
 
 @public
+@documented("Send an OTP to a staff phone over WhatsApp (the same answer for any number)", tags=("Auth",),
+            body=SendOtpSchema, response=OtpSentSchema, errors=(429,), max_body=AUTH_MAX_BODY)
 async def send_otp(request: web.Request) -> web.Response:
+    await limit_client(request)
     body = await read_json(request, SendOtpSchema())
     await rate_limit(request, body["phone"])
     settings = request.app[SETTINGS]
@@ -216,7 +234,10 @@ async def consume_otp(cur, settings, phone: str, code: str) -> tuple[OtpCheck, i
 
 
 @public
+@documented("Log in with a phone and the OTP sent to it", tags=("Auth",), body=PhoneOtpLoginSchema,
+            response=AuthResponseSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def login_phone_otp(request: web.Request) -> web.Response:
+    await limit_client(request)
     body = await read_json(request, PhoneOtpLoginSchema())
     await rate_limit(request, body["phone"])
     settings = request.app[SETTINGS]
@@ -235,22 +256,30 @@ async def login_phone_otp(request: web.Request) -> web.Response:
 
 
 @public
+@documented("Log in with a phone and password", tags=("Auth",), body=PhonePasswordLoginSchema,
+            response=AuthResponseSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def login_phone_password(request: web.Request) -> web.Response:
+    await limit_client(request)
     body = await read_json(request, PhonePasswordLoginSchema())
     return await password_login(request, LOGIN_USER_BY_PHONE, body["phone"], body["password"])
 
 
 @public
+@documented("Log in with a username and password", tags=("Auth",), body=UsernamePasswordLoginSchema,
+            response=AuthResponseSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def login_username_password(request: web.Request) -> web.Response:
+    await limit_client(request)
     body = await read_json(request, UsernamePasswordLoginSchema())
     return await password_login(request, LOGIN_USER_BY_USERNAME, body["username"], body["password"])
 
 
 @changes_principals
 @public
+@documented("Exchange a refresh token for a new pair (the old one is spent)", tags=("Auth",),
+            body=RefreshSchema, response=TokenPairSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def refresh(request: web.Request) -> web.Response:
+    await limit_client(request)
     body = await read_json(request, RefreshSchema())
-    await rate_limit(request, None)
     settings = request.app[SETTINGS]
     presented = body["refresh_token"]
     try:
@@ -280,6 +309,8 @@ async def refresh(request: web.Request) -> web.Response:
 
 @changes_principals
 @requires("auth.session")
+@documented("End the caller's session (the refresh token in the body is optional)", tags=("Auth",),
+            body=LogoutSchema, body_optional=True, response=MessageSchema, max_body=AUTH_MAX_BODY)
 async def logout(request: web.Request) -> web.Response:
     if request.can_read_body:
         await read_json(request, LogoutSchema())  # the refresh token is optional: the session is known
@@ -290,6 +321,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @requires("auth.session")
+@documented("The signed-in staff user", tags=("Auth",), response=AuthUserSchema)
 async def me(request: web.Request) -> web.Response:
     user_id = request[ACTOR].user_id
 
