@@ -74,6 +74,8 @@ def init_app(settings: Settings, *, pool=None, redis=None, otp_sender=None) -> w
         middlewares=[context_middleware, cors_fallback_middleware, error_middleware, auth_middleware],
         # Each route reads its body up to its own limit (apidoc.max_body); this only bounds the rest.
         client_max_size=MAX_BODY_CEILING,
+        # A body refused unread (413) is not drained for seconds afterwards: the connection is closed.
+        handler_args={"lingering_time": 0},
     )
     app[SETTINGS] = settings
     app[STARTED_AT] = time.monotonic()
