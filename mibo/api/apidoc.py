@@ -26,7 +26,7 @@ class ApiDoc:
     errors: tuple[int, ...] = field(default=())
     max_body: int = DEFAULT_MAX_BODY
     description: str = ""  # more than the summary, in words (the roles are added by the document)
-    headers: tuple[tuple[str, str], ...] = ()  # (header, description) the route reads
+    headers: tuple[tuple[str, str, bool], ...] = ()  # (header, description, required) the route reads
     body_optional: bool = False
     paged: bool = False  # the answer carries the list envelope's meta (total, limit, offset)
     raw_body: dict | None = None  # a body described as JSON Schema, for a body no schema loads
