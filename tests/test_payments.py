@@ -4,6 +4,7 @@ desk payments, permissions. The webhook actor's work runs from the outbox rows i
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -447,7 +448,7 @@ async def test_patient_payments_are_centre_scoped(api, factory):
     manager = await factory.staff("MANAGER")
     here = await book(factory, centre)
     patient_id = here["patient"]["id"]
-    there = await book(factory, other, start=START.replace(day=6))
+    there = await book(factory, other, start=START + dt.timedelta(days=1))
     await factory.fetchone("UPDATE appointments SET patient_id = %s WHERE id = %s RETURNING id",
                            (patient_id, there["id"]))
     for staff, appointment in ((here_desk, here), (there_desk, there)):
