@@ -258,6 +258,7 @@ webhook_events = Table(
     Column("processed_at", TZ),
     Column("outcome", String(40)),
     _ref("matched_payment_id"),  # 0005_payments
+    Column("signed_key", String(300)),  # 0020_webhook_signed_key
 )
 
 audit_log = Table(
