@@ -154,7 +154,7 @@ async def main(seconds: int) -> None:
     ensure_wrk()
     prepare_database()
     api_port, bare_port = free_port(), free_port()
-    env = {**os.environ, "DATABASE_URL": DSN, "PORT": str(api_port), "LOG_LEVEL": "WARNING",
+    env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": DSN, "PORT": str(api_port), "LOG_LEVEL": "WARNING",
            "RATE_LIMIT_LOGIN_PER_MINUTE": "10000", "RATE_LIMIT_CLIENT_PER_MINUTE": "100000"}
     api = subprocess.Popen([sys.executable, "-m", "mibo", "api"], env=env, cwd=ROOT)
     bare = None

@@ -379,6 +379,7 @@ def prepare_bookings() -> int:
 def api_environment(port: int) -> dict[str, str]:
     return {
         **os.environ,
+        "APP_ENV": "development",
         "DATABASE_URL": DSN,
         "REDIS_URL": REDIS_URL,
         "PORT": str(port),

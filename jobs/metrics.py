@@ -25,12 +25,15 @@ log = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 PORT_RANGE = 16
+LOOPBACK = "127.0.0.1"  # metrics are for the local Prometheus agent unless METRICS_HOST says otherwise
 
 
 class JobMetrics(Middleware):
-    def __init__(self, registry: prometheus_client.CollectorRegistry | None = None, port: int = 0):
+    def __init__(self, registry: prometheus_client.CollectorRegistry | None = None, port: int = 0,
+                 host: str = LOOPBACK):
         self.registry = registry or prometheus_client.CollectorRegistry()
         self.port = port
+        self.host = host
         self.processed = prometheus_client.Counter(
             "mibo_jobs_messages_total", "Messages processed, by actor and outcome (success, error)",
             ["actor", "outcome"], registry=self.registry)
@@ -52,7 +55,7 @@ class JobMetrics(Middleware):
 
     def after_worker_boot(self, broker, worker) -> None:
         if self.port:
-            serve(self.registry, self.port, PORT_RANGE)
+            serve(self.registry, self.port, PORT_RANGE, self.host)
 
     def before_process_message(self, broker, message) -> None:
         with self._lock:
@@ -137,11 +140,11 @@ class BacklogCollector:
             "mibo_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", value=float(age))
 
 
-def serve(registry, port: int, tries: int = 1) -> int | None:
-    """Serve `registry` on the first free port of port .. port+tries-1; returns it (None if none)."""
+def serve(registry, port: int, tries: int = 1, host: str = LOOPBACK) -> int | None:
+    """Serve `registry` on host at the first free port of port .. port+tries-1; returns it (None if none)."""
     for candidate in range(port, port + tries):
         try:
-            prometheus_client.start_http_server(candidate, registry=registry)
+            prometheus_client.start_http_server(candidate, addr=host, registry=registry)
         except OSError:
             continue
         log.info("metrics on port %d", candidate)

@@ -134,7 +134,7 @@ async def run(settings: config.Settings) -> None:
     metrics.registry.register(BacklogCollector(settings.database_url, settings.redis_url,
                                                (names.DEFAULT_QUEUE, names.REMINDERS_QUEUE)))
     if settings.scheduler_metrics_port:
-        serve(metrics.registry, settings.scheduler_metrics_port)
+        serve(metrics.registry, settings.scheduler_metrics_port, host=settings.metrics_host)
     scheduler = build_scheduler(pool, settings, publisher, metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

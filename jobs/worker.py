@@ -9,4 +9,4 @@ from jobs.actors import appointments, maintenance, notifications, otp, payments,
 from jobs.broker import broker, settings
 from jobs.metrics import JobMetrics
 
-broker.add_middleware(JobMetrics(port=settings.worker_metrics_port))
+broker.add_middleware(JobMetrics(port=settings.worker_metrics_port, host=settings.metrics_host))

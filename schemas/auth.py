@@ -57,3 +57,23 @@ class AuthResponseSchema(CamelSchema):
     user = fields.Nested(AuthUserSchema)
     access_token = fields.String()
     refresh_token = fields.String()
+
+
+class OtpSentSchema(CamelSchema):
+    """The same answer for any phone, so that send-otp cannot tell which numbers are staff."""
+
+    message = fields.String()
+    expires_in_minutes = fields.Integer()
+
+
+class TokenPairSchema(CamelSchema):
+    access_token = fields.String()
+    refresh_token = fields.String()
+
+
+class MessageSchema(CamelSchema):
+    message = fields.String()
+
+
+class OtpInvalidDetailsSchema(CamelSchema):
+    remaining_attempts = fields.Integer()

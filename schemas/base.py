@@ -32,9 +32,12 @@ def sane_day(value: dt.date | dt.datetime) -> None:
 
 
 def bound(field_obj: fields.Field) -> None:
-    """Add the range check a field's type needs. A schema instance's fields share their validator
-    list with the class's declared fields, so the list is replaced, never appended to in place
-    (appending would add one more check with every schema instance ever made)."""
+    """Add the checks a field's type needs. Integers are strict: 30.5, "30" and true are refused,
+    never truncated or coerced (query strings are converted first: see from_query). A schema
+    instance's fields share their validator list with the class's declared fields, so the list is
+    replaced, never appended to in place (appending would add one more check per instance made)."""
+    if isinstance(field_obj, fields.Integer):
+        field_obj.strict = True
     check = (BIGINT if isinstance(field_obj, fields.Integer)
              else sane_day if isinstance(field_obj, fields.Date | fields.DateTime) else None)
     if check is not None and check not in field_obj.validators:
@@ -43,18 +46,42 @@ def bound(field_obj: fields.Field) -> None:
         bound(field_obj.inner)
 
 
-def has_nul(value) -> bool:
+def text_problem(value) -> str | None:
+    """Why a string (or a list of them) cannot be stored as text: PostgreSQL refuses NUL in text,
+    and a lone surrogate ("\\ud800", legal in JSON) has no UTF-8 encoding."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return "Must not contain NUL characters."
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return "Must be valid Unicode text (no lone surrogates)."
+        return None
     if isinstance(value, list):
-        return any(has_nul(item) for item in value)
-    return False
+        return next(filter(None, map(text_problem, value)), None)
+    return None
+
+
+# Past this many unknown fields the answer names the first few and stops: a body of thousands of
+# junk keys costs no more than one with a few.
+MAX_UNKNOWN_FIELDS = 10
+
+_QUERY_INTEGER = re.compile(r"^[+-]?\d{1,30}$")
+
+
+def from_query(schema: Schema, data: dict[str, str]) -> dict:
+    """Query strings carry every value as text: integer fields get whole-number text converted to int
+    (so "30" is 30 there), anything else ("30.5", "3e1") is left for the strict field to refuse."""
+    integers = {f.data_key or name for name, f in schema.load_fields.items() if isinstance(f, fields.Integer)}
+    return {key: int(value) if key in integers and _QUERY_INTEGER.match(value) else value
+            for key, value in data.items()}
 
 
 class CamelSchema(Schema):
     """Attributes are snake_case in Python and camelCase in JSON; unknown fields are refused.
-    Integers fit a BIGINT, dates lie in 1900-2999 and no string holds a NUL byte (PostgreSQL
-    refuses it in text), so out-of-range input is a 400 naming the field."""
+    Integers are strict and fit a BIGINT, dates lie in 1900-2999 and every string can be stored
+    as text (no NUL, no lone surrogate), so out-of-range input is a 400 naming the field."""
 
     class Meta:
         unknown = RAISE
@@ -64,13 +91,23 @@ class CamelSchema(Schema):
         bound(field_obj)
 
     @pre_load
-    def refuse_nul_bytes(self, data, **kwargs):
+    def refuse_junk(self, data, **kwargs):
         # Nested objects are CamelSchemas too and check their own strings.
-        if isinstance(data, dict):
-            errors = {key: ["Must not contain NUL characters."] for key, value in data.items() if has_nul(value)}
-            if errors:
-                raise ValidationError(errors)
+        if not isinstance(data, dict):
+            return data
+        known = self._known_keys()
+        unknown = [key for key in data if key not in known]
+        if len(unknown) > MAX_UNKNOWN_FIELDS:
+            errors = {key: ["Unknown field."] for key in unknown[:MAX_UNKNOWN_FIELDS]}
+            errors["_schema"] = [f"{len(unknown) - MAX_UNKNOWN_FIELDS} more unknown fields."]
+            raise ValidationError(errors)
+        errors = {key: [problem] for key, value in data.items() if (problem := text_problem(value))}
+        if errors:
+            raise ValidationError(errors)
         return data
+
+    def _known_keys(self) -> frozenset[str]:
+        return frozenset(f.data_key or name for name, f in self.load_fields.items())
 
 
 _PHONE_DIGITS = re.compile(r"[\s()-]")

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 
+# Unset APP_ENV means production (which refuses the development secrets): say which this is.
+export APP_ENV=${APP_ENV:-development}
 export DATABASE_URL=${DATABASE_URL:-postgresql://127.0.0.1:5432/mibo}
 export PORT=${PORT:-8000}
 .venv/bin/mibo migrate

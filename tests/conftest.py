@@ -23,6 +23,8 @@ from tests.sandbox_support import running_sandbox
 # In-process actors (jobs/) bind to Dramatiq's StubBroker, whichever test module imports them
 # first; the workflow tests run real workers as subprocesses with a real Redis broker.
 os.environ.setdefault("MIBO_BROKER", "stub")
+# Modules that read settings from the environment at import (jobs.broker): an unset APP_ENV is production.
+os.environ.setdefault("APP_ENV", "test")
 
 TEST_DB = os.environ.get("MIBO_TEST_DB", "mibo_test")
 TEST_REDIS_DB = int(os.environ.get("MIBO_TEST_REDIS_DB", "15"))

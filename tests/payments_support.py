@@ -7,11 +7,15 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from zoneinfo import ZoneInfo
 
 from jobs.actors import payments as payment_jobs
 from mibo.api.app import init_app
 
-START = dt.datetime(2026, 6, 5, 4, 30, tzinfo=dt.UTC)
+KOLKATA = ZoneInfo("Asia/Kolkata")
+# 10:00 in Kolkata two weeks from today: always ahead, so every payment rule sees a bookable appointment.
+START = dt.datetime.combine(dt.datetime.now(KOLKATA).date() + dt.timedelta(days=14), dt.time(10),
+                            KOLKATA).astimezone(dt.UTC)
 FEE = 1500
 
 

@@ -1,12 +1,16 @@
 """The HTTP envelope and pipeline: bad input is a clear 4xx, headers, request ids, CORS, gzip, metrics."""
 
+import asyncio
 import gzip
 import io
 import json
 import logging
+import socket
 
+import aiohttp
 import pytest
 
+from mibo.api.access import public
 from mibo.api.app import init_app
 from mibo.core import db
 
@@ -32,8 +36,8 @@ async def test_wrong_content_type_is_415(client):
     assert (await resp.json())["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
-async def test_body_over_10_mb_is_413(client):
-    big = b'{"username": "' + b"a" * (10 * 1024 * 1024 + 10) + b'", "password": "x"}'
+async def test_a_streamed_body_over_the_route_limit_is_413(client):
+    big = b'{"username": "' + b"a" * (1024 * 1024) + b'", "password": "x"}'
     resp = await client.post("/api/auth/login/username-password", data=io.BytesIO(big),
                              headers={"Content-Type": "application/json"})
     assert resp.status == 413
@@ -155,3 +159,162 @@ def test_mask_hides_phones_and_emails(unsafe):
 
     masked = mask(unsafe)
     assert "98765" not in masked and "asha.rao" not in masked
+
+
+# --- what the HTTP parser refuses --------------------------------------------------------------
+
+
+async def raw_exchange(client, request: bytes) -> tuple[int, dict, bytes]:
+    """Send bytes as they are (no client library would send these) and read the whole answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+    b"GARBAGE\r\n\r\n",
+    b"GET /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+    b"POST /api/auth/refresh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+], ids=["oversized header", "garbage request line", "bad content-length", "bad chunk"])
+async def test_parser_errors_get_the_envelope_and_a_warning_without_traceback(client, caplog, request_bytes):
+    caplog.set_level(logging.INFO)
+    status, headers, body = await raw_exchange(client, request_bytes)
+    assert status == 400
+    assert headers["content-type"].startswith("application/json")
+    error = json.loads(body)
+    assert error["success"] is False and error["error"]["code"] == "BAD_HTTP_REQUEST"
+    refused = [r for r in caplog.records if r.getMessage() == "request refused by the HTTP parser"]
+    assert [r.levelno for r in refused] == [logging.WARNING]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+# --- CORS where aiohttp-cors has no say --------------------------------------------------------
+
+ORIGIN = "https://admin.mibo.example"
+
+
+@pytest.fixture
+async def cors_client(aiohttp_client, settings, pool, redis):
+    return await aiohttp_client(init_app(settings.replace(cors_origins=(ORIGIN,)), pool=pool, redis=redis))
+
+
+async def test_unregistered_routes_and_methods_carry_cors_headers(cors_client):
+    for method, path, status in (("GET", "/api/nowhere", 404), ("DELETE", "/api/health", 405)):
+        resp = await cors_client.request(method, path, headers={"Origin": ORIGIN})
+        assert resp.status == status
+        assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+        assert "X-Request-ID" in resp.headers["Access-Control-Expose-Headers"]
+        assert (await resp.json())["success"] is False
+        stranger = await cors_client.request(method, path, headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in stranger.headers
+
+
+async def test_preflights_of_unregistered_routes_let_the_real_error_through(cors_client):
+    for path, method in (("/api/nowhere", "GET"), ("/api/health", "DELETE")):
+        preflight = await cors_client.options(path, headers={
+            "Origin": ORIGIN, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "Authorization"})
+        assert preflight.status == 200, (path, method)
+        assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert method in preflight.headers["Access-Control-Allow-Methods"]
+        assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    stranger = await cors_client.options("/api/nowhere", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    assert "Access-Control-Allow-Origin" not in stranger.headers
+
+
+# --- environments ---------------------------------------------------------------------------------
+
+
+@public
+async def explode(request):
+    raise RuntimeError("a bug with a secret in its traceback")
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+async def test_no_stack_traces_outside_development_and_test(aiohttp_client, settings, pool, redis, env):
+    app = init_app(settings.replace(env=env), pool=pool, redis=redis)
+    app.router.add_get("/api/explode", explode)
+    client = await aiohttp_client(app)
+    resp = await client.get("/api/explode")
+    assert resp.status == 500
+    body = await resp.json()
+    assert "stack" not in body["error"] and "secret" not in json.dumps(body)
+    assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+async def test_test_environment_shows_the_stack_to_developers(aiohttp_client, settings, pool, redis):
+    app = init_app(settings, pool=pool, redis=redis)
+    app.router.add_get("/api/explode", explode)
+    client = await aiohttp_client(app)
+    body = await (await client.get("/api/explode")).json()
+    assert "RuntimeError" in body["error"]["stack"]
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+METRICS_TOKEN = "m" * 40
+
+
+async def test_metrics_behind_a_token(aiohttp_client, settings, pool, redis):
+    client = await aiohttp_client(init_app(settings.replace(env="production", metrics_token=METRICS_TOKEN),
+                                           pool=pool, redis=redis))
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status == 401
+    resp = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert resp.status == 200 and "mibo_http_requests_total" in await resp.text()
+
+
+async def test_production_without_a_token_serves_no_metrics_on_the_api_port(aiohttp_client, settings, pool, redis):
+    client = await aiohttp_client(init_app(settings.replace(env="production"), pool=pool, redis=redis))
+    assert (await client.get("/metrics")).status == 404
+
+
+async def test_metrics_on_a_port_of_their_own(aiohttp_client, settings, pool, redis):
+    port = free_port()
+    client = await aiohttp_client(init_app(settings.replace(env="production", metrics_port=port),
+                                           pool=pool, redis=redis))
+    await client.get("/api/health")
+    assert (await client.get("/metrics")).status == 404
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        assert resp.status == 200
+        assert 'route="/api/health"' in await resp.text()
+    assert listening_address(port) == "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listening_address(port: int) -> str:
+    """The address a local TCP port listens on, from /proc/net/tcp (IPv4, little-endian hex)."""
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if int(hex_port, 16) == port and state == "0A":  # LISTEN
+                return socket.inet_ntoa(bytes.fromhex(address)[::-1])
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def test_worker_and_scheduler_metrics_listen_on_loopback_by_default():
+    import prometheus_client
+
+    from jobs.metrics import serve
+    from mibo.core import config
+
+    assert config.load({"APP_ENV": "test"}).metrics_host == "127.0.0.1"
+    port = serve(prometheus_client.CollectorRegistry(), free_port())
+    assert listening_address(port) == "127.0.0.1"

@@ -103,5 +103,6 @@ def test_background_processes_load_no_api_module(entry):
     probe = (f"import sys, {entry}; "
              "print('\\n'.join(sorted(m for m in sys.modules if m.startswith(('mibo.api', 'schemas')))))")
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
-                            check=True, env={"MIBO_BROKER": "stub", "PATH": "/usr/bin:/bin"}).stdout.split()
+                            check=True, env={"MIBO_BROKER": "stub", "APP_ENV": "test",
+                                             "PATH": "/usr/bin:/bin"}).stdout.split()
     assert loaded == []

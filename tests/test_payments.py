@@ -4,6 +4,7 @@ desk payments, permissions. The webhook actor's work runs from the outbox rows i
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -262,15 +263,34 @@ async def test_failed_then_captured_ends_success(api, factory, sandbox, worker):
     await assert_confirmed_once(factory, appointment, order, captured)
 
 
-async def test_captured_twice_under_two_event_ids_confirms_once(api, factory, sandbox, worker):
+async def test_captured_then_order_paid_confirms_once(api, factory, sandbox, worker, pay_settings):
     _, appointment, order = await ordered(api, factory, sandbox)
     captured = await pay(sandbox, orderId=order["orderId"], outcome="captured")
     await deliver(api, captured)
     # Razorpay's order.paid for the same payment arrives as a separate event.
-    again = {**captured["headers"], "X-Razorpay-Event-Id": captured["eventId"] + "x"}
-    status, body = await deliver(api, captured, headers=again)
+    order_paid = {"entity": "event", "event": "order.paid", "payload": {
+        "payment": {"entity": captured["payment"]},
+        "order": {"entity": {"id": order["orderId"], "status": "paid", "amount_paid": FEE * 100}}}}
+    status, body = await post_signed(api, pay_settings, order_paid, captured["eventId"] + "x")
     assert (status, body["data"]["duplicate"]) == (200, False)
     assert await worker.run() == ["CONFIRMED", "ALREADY_PAID"]
+    await assert_confirmed_once(factory, appointment, order, captured)
+
+
+async def test_a_signed_event_replayed_under_a_new_event_id_is_a_duplicate(api, factory, sandbox, worker):
+    _, appointment, order = await ordered(api, factory, sandbox)
+    captured = await pay(sandbox, orderId=order["orderId"], outcome="captured")
+    await deliver(api, captured)
+    # The header is not signed: whoever holds one signed body can send it with any id.
+    for suffix in ("-replay-1", "-replay-2"):
+        headers = {**captured["headers"], "X-Razorpay-Event-Id": captured["eventId"] + suffix}
+        status, body = await deliver(api, captured, headers=headers)
+        assert (status, body["data"]["duplicate"]) == (200, True)
+    without_id = {k: v for k, v in captured["headers"].items() if k != "X-Razorpay-Event-Id"}
+    status, body = await deliver(api, captured, headers=without_id)
+    assert (status, body["data"]["duplicate"]) == (200, True)
+    assert await value(factory, "SELECT count(*) FROM webhook_events") == 1
+    assert await worker.run() == ["CONFIRMED"]
     await assert_confirmed_once(factory, appointment, order, captured)
 
 
@@ -313,9 +333,45 @@ async def test_events_for_unknown_orders_and_other_types_are_recorded_and_ignore
 
 
 async def test_a_signed_body_that_is_not_an_event_is_refused(api, factory, pay_settings):
-    for event in ([1, 2], {"payload": {}}, {"event": ""}):
+    for event in ({"payload": {}}, {"event": ""}):
         status, body = await post_signed(api, pay_settings, event, "evt_bad")
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), event
+    status, body = await post_signed(api, pay_settings, [1, 2], "evt_bad")
+    assert (status, body["error"]["code"]) == (400, "INVALID_JSON")
+    assert await value(factory, "SELECT count(*) FROM webhook_events") == 0
+
+
+def sign(settings, body: bytes) -> dict:
+    return {"Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_hostile",
+            "X-Razorpay-Signature": hmac.new(settings.razorpay_webhook_secret.encode(), body,
+                                             hashlib.sha256).hexdigest()}
+
+
+async def test_a_signed_deeply_nested_body_is_a_400(api, factory, pay_settings):
+    for body in (b'{"event": "payment.captured", "payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                 b"[" * 50_000):
+        resp = await api.post("/api/payments/webhook", data=body, headers=sign(pay_settings, body))
+        assert resp.status in (400, 413), await resp.text()
+        assert (await resp.json())["error"]["code"] in ("INVALID_JSON", "PAYLOAD_TOO_LARGE")
+    body = b'{"event": "payment.captured", "payload": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    resp = await api.post("/api/payments/webhook", data=body, headers=sign(pay_settings, body))
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "INVALID_JSON"
+    assert await value(factory, "SELECT count(*) FROM webhook_events") == 0
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ([], "payload"), ("captured", "payload"), (None, "payload"), (7, "payload"),
+    ({"payment": []}, "payload.payment"), ({"payment": {"entity": "x"}}, "payload.payment"),
+    ({"payment": {"entity": {"id": {"$ne": 1}}}}, "payload.payment.entity.id"),
+    ({"payment": {"entity": {"id": "pay_1", "amount": "150000"}}}, "payload.payment.entity.amount"),
+    ({"payment": {"entity": {"id": "pay_1", "amount": True}}}, "payload.payment.entity.amount"),
+    ({"payment_link": {"entity": {"id": "plink_1", "amount_paid": 1.5}}}, "payload.payment_link.entity.amount_paid"),
+])
+async def test_a_signed_event_the_worker_could_not_read_is_a_400_naming_the_field(api, factory, pay_settings,
+                                                                                  payload, field):
+    status, body = await post_signed(api, pay_settings, {"event": "payment.captured", "payload": payload}, "evt_x")
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert field in body["error"]["details"]
     assert await value(factory, "SELECT count(*) FROM webhook_events") == 0
 
 
@@ -392,7 +448,7 @@ async def test_patient_payments_are_centre_scoped(api, factory):
     manager = await factory.staff("MANAGER")
     here = await book(factory, centre)
     patient_id = here["patient"]["id"]
-    there = await book(factory, other, start=START.replace(day=6))
+    there = await book(factory, other, start=START + dt.timedelta(days=1))
     await factory.fetchone("UPDATE appointments SET patient_id = %s WHERE id = %s RETURNING id",
                            (patient_id, there["id"]))
     for staff, appointment in ((here_desk, here), (there_desk, there)):

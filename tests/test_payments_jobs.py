@@ -14,6 +14,7 @@ from mibo.core.actor import WORKER, Actor
 from tests.jobs_support import wait_for
 from tests.payments_support import (
     FEE,
+    KOLKATA,
     START,
     PaymentWorker,
     book,
@@ -89,7 +90,8 @@ async def test_payment_link_is_made_once_and_sent_over_whatsapp(api, factory, sa
     assert payload["name"] == "Ravi Kumar"
     values = payload["bodyValues"]
     # The appointment's time in the centre's zone (Asia/Kolkata), never UTC.
-    assert values["when"] == "5 June 2026, 10:00 am"
+    local = START.astimezone(KOLKATA)
+    assert values["when"] == f"{local.day} {local:%B %Y}, 10:00 am"
     assert (values["link"], values["amount"], values["clinicianName"]) == (link["short_url"], "₹1,500.00",
                                                                            "Dr Asha Rao")
     assert [args for _, args, _ in await outbox_rows(factory, "send_notification")] == [[notification_id]]
@@ -182,7 +184,7 @@ async def test_link_request_refusals(api, factory):
     centre = await factory.centre()
     desk = await factory.staff("FRONT_DESK", [centre])
     confirmed = await book(factory, centre, status="CONFIRMED")
-    free = await book(factory, centre, fee=0, start=START.replace(day=9))
+    free = await book(factory, centre, fee=0, start=START + dt.timedelta(days=4))
     resp = await api.post("/api/payments/payment-link", headers=desk.headers,
                           json={"appointmentId": confirmed["id"]})
     assert (resp.status, (await resp.json())["error"]["code"]) == (409, "ALREADY_CONFIRMED")

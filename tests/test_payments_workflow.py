@@ -4,13 +4,23 @@ confirmation, and a replayed webhook changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from mibo.api.app import init_app
 from tests.jobs_support import PrivateRedis, Worker, wait_for, worker_env
 from tests.payments_support import book, create_order, deliver, rows, value
+
+
+def all_work_done(factory):
+    """True once every queued outbox row is published and every message is sent (or given up)."""
+
+    async def check():
+        unpublished = await value(factory, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        open_messages = await value(factory, "SELECT count(*) FROM notification_logs WHERE status = 'PENDING'")
+        unprocessed = await value(factory, "SELECT count(*) FROM webhook_events WHERE processed_at IS NULL")
+        return unpublished == open_messages == unprocessed == 0
+
+    return check
 
 
 @pytest.fixture
@@ -60,10 +70,14 @@ async def test_pay_through_the_sandbox_confirms_once_with_a_real_worker(api, fac
         await wait_for(lambda: sandbox.state.messages, timeout=30, what="the WhatsApp confirmation")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; worker log:\n{worker.log()}") from None
-    # Razorpay retries the webhook; the replay is a duplicate and sends nothing more.
+    # Razorpay retries the webhook; the replay is a duplicate and sends nothing more: it stored no event
+    # and queued no work (the only way another message could be sent), which is known when it answers.
+    queued = await rows(factory, "SELECT id FROM outbox ORDER BY id")
     status, body = await deliver(api, paid)
     assert (status, body["data"]["duplicate"]) == (200, True)
-    await asyncio.sleep(2)
+    assert await rows(factory, "SELECT id FROM outbox ORDER BY id") == queued
+    assert await value(factory, "SELECT count(*) FROM webhook_events") == 1
+    await wait_for(all_work_done(factory), timeout=30, what="the worker to finish the queued work")
     assert len(sandbox.state.messages) == 1
     message = sandbox.state.messages[0]
     assert message["phone"] == appointment["patient"]["phone"].removeprefix("+")

@@ -41,11 +41,15 @@ async def rate_limited(resp) -> int:
     return retry_after
 
 
+# The development settings: defaults are refused everywhere else.
+DEV = {"APP_ENV": "test"}
+
+
 # --- who the client is --------------------------------------------------------------------
 
 
 def test_the_defaults():
-    settings = config.load({})
+    settings = config.load(DEV)
     assert (settings.rate_limit_account_failures, settings.rate_limit_account_window) == (10, 900)
     assert (settings.rate_limit_otp_per_phone_per_hour, settings.trust_proxy, settings.trusted_proxy_hops) == (
         5, False, 1)
@@ -65,13 +69,13 @@ def test_the_defaults():
     ({"TRUST_PROXY": "true", "TRUSTED_PROXIES": "2001:db8::/32"}, "2001:db9::1", "2001:db9::1"),
 ])
 def test_the_client_is_read_from_the_right_past_our_proxies(environ, forwarded, expected):
-    settings = config.load(environ)
+    settings = config.load({**DEV, **environ})
     remote = "2001:db8::9" if "2001" in environ.get("TRUSTED_PROXIES", "") else "10.0.0.1"
     assert forwarded_client(settings, remote, forwarded) == expected
 
 
 def test_a_direct_caller_outside_the_proxy_ranges_is_its_own_client():
-    settings = config.load({"TRUST_PROXY": "true", "TRUSTED_PROXIES": "10.0.0.0/8"})
+    settings = config.load({**DEV, "TRUST_PROXY": "true", "TRUSTED_PROXIES": "10.0.0.0/8"})
     assert forwarded_client(settings, "198.51.100.4", "6.6.6.6") == "198.51.100.4"
 
 
@@ -85,11 +89,11 @@ def test_a_direct_caller_outside_the_proxy_ranges_is_its_own_client():
 ])
 def test_bad_proxy_and_limit_settings_are_named(environ, named):
     with pytest.raises(config.ConfigError, match=named):
-        config.load(environ)
+        config.load({**DEV, **environ})
 
 
 def test_proxy_ranges_are_parsed_once():
-    settings = config.load({"TRUST_PROXY": "true", "TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"})
+    settings = config.load({**DEV, "TRUST_PROXY": "true", "TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"})
     assert settings.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
 
 

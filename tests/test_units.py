@@ -37,15 +37,37 @@ def production_env(**overrides):
 # --- configuration -----------------------------------------------------------------
 
 
-def test_defaults_need_no_environment():
-    settings = config.load({})
+DEV = {"APP_ENV": "development"}
+
+
+def test_development_defaults_need_no_other_variable():
+    settings = config.load(DEV)
     assert settings.env == "development"
     assert settings.jwt_access_ttl == 900 and settings.jwt_refresh_ttl == 7 * 86400
     assert settings.bcrypt_rounds == 10 and settings.otp_expiry_minutes == 10
 
 
+def test_an_unset_app_env_is_production_and_refuses_the_default_secrets():
+    with pytest.raises(config.ConfigError, match="^JWT_ACCESS_SECRET: production needs its own secret"):
+        config.load({})
+    assert config.load({k: v for k, v in production_env().items() if k != "APP_ENV"}).env == "production"
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_every_environment_but_development_and_test_fails_closed(env):
+    assert config.load(production_env(APP_ENV=env)).is_production
+    with pytest.raises(config.ConfigError, match="^JWT_ACCESS_SECRET:"):
+        config.load(production_env(APP_ENV=env, JWT_ACCESS_SECRET=config.DEV_SECRETS["JWT_ACCESS_SECRET"]))
+    with pytest.raises(config.ConfigError, match="^SERVICE_TOKEN:.*32"):
+        config.load(production_env(APP_ENV=env, SERVICE_TOKEN="short"))
+    with pytest.raises(config.ConfigError, match="^CORS_ORIGIN:"):
+        config.load(production_env(APP_ENV=env, CORS_ORIGIN="https://admin.mibo.in,*"))
+    for relaxed in ("development", "test"):
+        assert config.load({"APP_ENV": relaxed}).is_development
+
+
 def test_values_are_parsed_and_typed():
-    settings = config.load({"PORT": "9000", "JWT_ACCESS_EXPIRY": "30m", "TRUST_PROXY": "yes",
+    settings = config.load({**DEV, "PORT": "9000", "JWT_ACCESS_EXPIRY": "30m", "TRUST_PROXY": "yes",
                             "CORS_ORIGIN": "https://a.example, https://b.example"})
     assert settings.port == 9000 and settings.jwt_access_ttl == 1800 and settings.trust_proxy is True
     assert settings.cors_origins == ("https://a.example", "https://b.example")
@@ -57,7 +79,7 @@ def test_values_are_parsed_and_typed():
 ])
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(config.ConfigError, match=f"^{name}:"):
-        config.load({name: value})
+        config.load({**DEV, name: value})
 
 
 def test_production_with_its_own_secrets_starts():
@@ -103,7 +125,7 @@ def test_cli_reports_config_errors_without_a_traceback(capsys, monkeypatch):
 
 
 def test_access_token_round_trip_and_kinds():
-    settings = config.load({})
+    settings = config.load(DEV)
     access = tokens.access_token(settings, 7, 3)
     claims = tokens.decode_access(settings, access, tokens.STAFF)
     assert (claims.user_id, claims.session_id) == (7, 3)
@@ -116,7 +138,7 @@ def test_access_token_round_trip_and_kinds():
 
 
 def test_tokens_expire_and_reject_other_keys_and_algorithms():
-    settings = config.load({})
+    settings = config.load(DEV)
     with pytest.raises(tokens.TokenError, match="expired"):
         tokens.decode_access(settings, tokens.access_token(settings.replace(jwt_access_ttl=-1), 1, 1), tokens.STAFF)
     foreign = tokens.access_token(settings.replace(jwt_access_secret=GOOD_SECRET), 1, 1)
@@ -130,7 +152,7 @@ def test_tokens_expire_and_reject_other_keys_and_algorithms():
 
 
 def test_each_token_is_unique():
-    settings = config.load({})
+    settings = config.load(DEV)
     assert tokens.refresh_token(settings, 1, 1, 0) != tokens.refresh_token(settings, 1, 1, 0)
 
 

@@ -7,14 +7,16 @@ import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import aiohttp_cors
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from mibo.api import routes
+from mibo.api.apidoc import MAX_BODY_CEILING
+from mibo.api.cors import cors_fallback_middleware, setup_cors
 from mibo.api.keys import DB, EXECUTOR, METRICS, OTP_SENDER, PUBLISHER, REDIS, SETTINGS, STARTED_AT
-from mibo.api.metrics import HttpMetrics
+from mibo.api.metrics import HttpMetrics, metrics_listener_ctx
 from mibo.api.middleware import auth_middleware, context_middleware, error_middleware
+from mibo.api.parse_errors import answer_parse_errors_as_json
 from mibo.api.principals import principals_ctx
 from mibo.core import db
 from mibo.core.config import Settings
@@ -67,23 +69,13 @@ async def relay_ctx(app: web.Application):
         await task
 
 
-def setup_cors(app: web.Application, settings: Settings) -> None:
-    options = aiohttp_cors.ResourceOptions(
-        allow_credentials="*" not in settings.cors_origins,
-        expose_headers=("X-Request-ID", "Retry-After"),
-        allow_headers=("Authorization", "Content-Type", "X-Request-ID"),
-        allow_methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
-        max_age=600,
-    )
-    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in settings.cors_origins})
-    for route in list(app.router.routes()):
-        cors.add(route)
-
-
 def init_app(settings: Settings, *, pool=None, redis=None, otp_sender=None) -> web.Application:
     app = web.Application(
-        middlewares=[context_middleware, error_middleware, auth_middleware],
-        client_max_size=settings.max_body_bytes,
+        middlewares=[context_middleware, cors_fallback_middleware, error_middleware, auth_middleware],
+        # Each route reads its body up to its own limit (apidoc.max_body); this only bounds the rest.
+        client_max_size=MAX_BODY_CEILING,
+        # A body refused unread (413) is not drained for seconds afterwards: the connection is closed.
+        handler_args={"lingering_time": 0},
     )
     app[SETTINGS] = settings
     app[STARTED_AT] = time.monotonic()
@@ -96,7 +88,8 @@ def init_app(settings: Settings, *, pool=None, redis=None, otp_sender=None) -> w
     if redis is not None:
         app[REDIS] = redis
     app.cleanup_ctx.extend([database_ctx, redis_ctx, executor_ctx, principals_ctx])
-    app.cleanup_ctx.extend([publisher_ctx, relay_ctx])
+    app.cleanup_ctx.extend([publisher_ctx, relay_ctx, metrics_listener_ctx(app[METRICS], settings)])
     routes.setup_routes(app)
     setup_cors(app, settings)
+    answer_parse_errors_as_json(app)
     return app

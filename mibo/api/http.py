@@ -14,8 +14,10 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema, ValidationError
 
+from mibo.api.apidoc import max_body
 from mibo.core import listing
 from mibo.core.errors import ApiError
+from schemas.base import from_query
 
 
 def _default(value: Any):
@@ -58,17 +60,41 @@ def ok_json_text(data_json: str, status: int = 200) -> web.Response:
     )
 
 
-async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
-    """Parse and validate a JSON body: 415 for another content type, 400 for bad JSON or fields."""
-    if request.content_type != "application/json":
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json")
-    raw = await request.read()
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, "PAYLOAD_TOO_LARGE", f"The request body is too large (at most {limit} bytes here)")
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The body, read only up to the route's limit (apidoc.max_body): a declared length over it is
+    refused before a byte is read, a streamed one as soon as it passes the limit."""
+    limit = max_body(request.match_info.handler)
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
     try:
-        body = json.loads(raw) if raw else None
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError.bad_request("The body is not valid JSON", code="INVALID_JSON") from None
     except RecursionError:  # json nests by recursion: '[[[[…' thousands deep
         raise ApiError.bad_request("The body is nested too deeply", code="INVALID_JSON") from None
+
+
+async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """Parse and validate a JSON body: 415 for another content type, 413 past the route's limit,
+    400 for bad JSON or fields."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json")
+    raw = await read_body(request)
+    body = parse_json(raw) if raw else None
     if not isinstance(body, dict):
         raise ApiError.bad_request("The body must be a JSON object", code="INVALID_JSON")
     return load(schema, body)
@@ -76,14 +102,32 @@ async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
 
 def read_query(request: web.Request, schema: Schema) -> dict[str, Any]:
     """Validate query-string parameters (repeated keys are not supported; the last one wins)."""
-    return load(schema, dict(request.query))
+    return load(schema, from_query(schema, dict(request.query)))
+
+
+# An error answer names at most this many fields (or list items) at each level of the body.
+MAX_DETAIL_ENTRIES = 20
+
+
+def capped(details: Any) -> Any:
+    """Validation messages, at most MAX_DETAIL_ENTRIES per level: a list of thousands of bad items
+    is answered with the first few, not an answer as large as the request."""
+    if isinstance(details, dict):
+        items = list(details.items())
+        kept = {key: capped(value) for key, value in items[:MAX_DETAIL_ENTRIES]}
+        if len(items) > MAX_DETAIL_ENTRIES:
+            kept["_more"] = [f"{len(items) - MAX_DETAIL_ENTRIES} more entries not shown."]
+        return kept
+    if isinstance(details, list):
+        return [capped(item) for item in details[:MAX_DETAIL_ENTRIES]]
+    return details
 
 
 def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise ApiError.validation(exc.normalized_messages()) from None
+        raise ApiError.validation(capped(exc.normalized_messages())) from None
 
 
 def path_id(request: web.Request, name: str = "id") -> int:

@@ -88,6 +88,7 @@ HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    431: "HEADERS_TOO_LARGE",
 }
 
 
@@ -97,12 +98,15 @@ def error_response(request: web.Request, error: ApiError, stack: str | None = No
         body["details"] = error.details
     if stack and request.app[SETTINGS].is_development:
         body["stack"] = stack
-    return web.Response(
+    response = web.Response(
         text=dumps({"success": False, "error": body}),
         status=error.status,
         content_type="application/json",
         headers=error.headers,
     )
+    if error.status == 413:
+        response.force_close()  # the rest of that body is not worth reading
+    return response
 
 
 @web.middleware

@@ -25,13 +25,77 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from mibo import __version__
 from mibo.api.access import PUBLIC, public
+from mibo.api.apidoc import documented
 from mibo.api.http import dumps
 from mibo.core.actor import ROLES
 from mibo.core.errors import ApiError
 from mibo.domain.access import PERMISSIONS
+from schemas.base import PageQuerySchema
 
-DOCUMENTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+DOCUMENTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 BEARER = "bearerAuth"
+SERVICE = "serviceToken"
+
+# The one-line descriptions of the spec's endpoint tables; a route the spec does not list keeps its
+# own summary (from @documented or its docstring).
+SPEC_SUMMARIES = {
+    ("POST", "/api/auth/send-otp"): "Send OTP to phone",
+    ("POST", "/api/auth/login/phone-otp"): "Login with phone + OTP",
+    ("POST", "/api/auth/login/phone-password"): "Login with phone + password",
+    ("POST", "/api/auth/login/username-password"): "Login with username + password",
+    ("POST", "/api/auth/refresh"): "Refresh access token",
+    ("POST", "/api/auth/logout"): "Logout user",
+    ("GET", "/api/auth/me"): "Get current user",
+    ("GET", "/api/analytics/dashboard"): "Get dashboard metrics",
+    ("GET", "/api/analytics/top-doctors"): "Get top performing doctors",
+    ("GET", "/api/analytics/revenue"): "Get revenue data",
+    ("GET", "/api/analytics/leads-by-source"): "Get appointment sources",
+    ("GET", "/api/users"): "Get all staff users",
+    ("GET", "/api/users/{id}"): "Get staff user by ID",
+    ("POST", "/api/users"): "Create staff user",
+    ("PUT", "/api/users/{id}"): "Update staff user",
+    ("DELETE", "/api/users/{id}"): "Delete staff user",
+    ("GET", "/api/centres"): "Get all centres",
+    ("GET", "/api/centres/{id}"): "Get centre by ID",
+    ("POST", "/api/centres"): "Create centre",
+    ("PUT", "/api/centres/{id}"): "Update centre",
+    ("DELETE", "/api/centres/{id}"): "Delete centre",
+    ("GET", "/api/clinicians"): "Get all clinicians",
+    ("GET", "/api/clinicians/{id}"): "Get clinician by ID",
+    ("POST", "/api/clinicians"): "Create clinician",
+    ("PUT", "/api/clinicians/{id}"): "Update clinician",
+    ("DELETE", "/api/clinicians/{id}"): "Delete clinician",
+    ("PUT", "/api/clinicians/{id}/availability"): "Update availability",
+    ("GET", "/api/patients"): "Get all patients",
+    ("GET", "/api/patients/{id}"): "Get patient by ID",
+    ("POST", "/api/patients"): "Create patient",
+    ("PUT", "/api/patients/{id}"): "Update patient",
+    ("GET", "/api/patients/{id}/appointments"): "Get patient appointments",
+    ("POST", "/api/patients/{id}/notes"): "Add medical note",
+    ("GET", "/api/appointments"): "Get appointments",
+    ("GET", "/api/appointments/{id}"): "Get appointment by ID",
+    ("POST", "/api/appointments"): "Create appointment",
+    ("PUT", "/api/appointments/{id}"): "Update appointment",
+    ("DELETE", "/api/appointments/{id}"): "Cancel appointment",
+    ("GET", "/api/appointments/availability"): "Check clinician availability",
+    ("POST", "/api/payments/create-order"): "Create Razorpay order",
+    ("POST", "/api/payments/verify"): "Verify payment",
+    ("POST", "/api/payments/webhook"): "Razorpay webhook",
+    ("GET", "/api/payments/patient/{id}"): "Get patient payments",
+    ("POST", "/api/notifications/appointment-confirmation"): "Send confirmation",
+    ("POST", "/api/notifications/appointment-reminder"): "Send reminder",
+    ("GET", "/api/notifications/history"): "Get notification history",
+    ("POST", "/api/video/generate-meet-link"): "Generate Google Meet link",
+    ("GET", "/api/video/appointment/{id}/meet-link"): "Get Meet link for appointment",
+    ("GET", "/api/health"): "System health check",
+}
+
+PAGE_META = {
+    "type": "object",
+    "required": ["total", "limit", "offset"],
+    "properties": {"total": {"type": "integer", "minimum": 0}, "limit": {"type": "integer", "minimum": 1},
+                   "offset": {"type": "integer", "minimum": 0}},
+}
 
 ERROR_ENVELOPE = {
     "type": "object",
@@ -108,49 +172,82 @@ def access(handler) -> str:
     return text
 
 
-def envelope(schema, many: bool) -> dict[str, Any]:
+def envelope(schema, many: bool, paged: bool = False) -> dict[str, Any]:
     data = {"type": "array", "items": schema} if many else schema
-    return {
-        "type": "object",
-        "required": ["success", "data"],
-        "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data},
-    }
+    properties = {"success": {"type": "boolean", "enum": [True]}, "data": data}
+    if paged:
+        properties["meta"] = PAGE_META
+    return {"type": "object", "required": ["success", "data", *(["meta"] if paged else [])],
+            "properties": properties}
 
 
-def operation(method: str, path: str, handler) -> dict[str, Any]:
-    doc = getattr(handler, "api_doc", None)
+def is_paged(doc) -> bool:
+    """A list answered with ok_page: its query is (a subclass of) the shared limit/offset schema."""
+    return bool(doc and doc.many and doc.query and issubclass(doc.query, PageQuerySchema))
+
+
+def summary_of(method: str, path: str, handler, doc) -> str:
     docstring = (handler.__doc__ or "").strip()
+    own = doc.summary if doc else (docstring.splitlines()[0] if docstring else "")
+    return SPEC_SUMMARIES.get((method, path)) or own
+
+
+def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any]:
+    doc = getattr(handler, "api_doc", None)
     segment = path.removeprefix("/api/").strip("/").split("/")[0]
+    summary = summary_of("GET" if method == "HEAD" else method, path, handler, doc)
+    own = doc.summary if doc else ""
+    description = " ".join(part for part in (access(handler), f"{own}." if own and own != summary else "",
+                                             doc.description if doc else "") if part)
     op: dict[str, Any] = {
         "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{method.lower()}{path}").strip("_"),
-        "summary": doc.summary if doc else (docstring.splitlines()[0] if docstring else f"{method} {path}"),
-        "tags": list(doc.tags) if doc and doc.tags else [segment.replace("-", " ").title()],
-        "description": access(handler),
+        "summary": summary + (" (headers only)" if method == "HEAD" else ""),
+        "tags": list(doc.tags) if doc and doc.tags else [segment.replace("-", " ").title() or "Docs"],
+        "description": description,
         "responses": {},
     }
     public_route = getattr(handler, "permission", None) == PUBLIC
     op["security"] = [] if public_route else [{BEARER: []}]
+    if getattr(handler, "accepts_service_token", False):
+        op["security"].append({SERVICE: []})
     errors = set(doc.errors) if doc else set()
+    parameters = []
     if doc and doc.query:
-        op["parameters"] = [{"in": "query", "schema": doc.query}]
+        parameters.append({"in": "query", "schema": doc.query})
         errors.add(400)
-    if doc and doc.body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.body}}}
-        errors.add(400)
+    for name, text, required in (doc.headers if doc else ()):
+        parameters.append({"in": "header", "name": name, "description": text, "required": required,
+                           "schema": {"type": "string"}})
+    if parameters:
+        op["parameters"] = parameters
+    if doc and (doc.body or doc.raw_body) and method != "HEAD":
+        schema = doc.body or doc.raw_body
+        op["requestBody"] = {"required": not doc.body_optional,
+                             "description": f"JSON, at most {doc.max_body} bytes.",
+                             "content": {"application/json": {"schema": schema}}}
+        errors |= {400, 413, 415}
+    if has_id:
+        errors |= {400, 404}  # an id of more than 18 digits is a 400; one that names nothing a 404
     if not public_route:
         errors |= {401, 403}
-    if doc and doc.response:
-        op["responses"][str(doc.status)] = {
+    status = str(doc.status if doc else 200)
+    if method == "HEAD":
+        op["responses"][status] = {"description": "Success (no body)"}
+    elif doc and doc.text_response:
+        kind = {"type": "object"} if doc.text_response == "application/json" else {"type": "string"}
+        op["responses"][status] = {"description": "Success", "content": {doc.text_response: {"schema": kind}}}
+    elif doc and doc.response:
+        op["responses"][status] = {
             "description": http.HTTPStatus(doc.status).phrase,
-            "content": {"application/json": {"schema": envelope(doc.response, doc.many)}},
+            "content": {"application/json": {"schema": envelope(doc.response, doc.many, is_paged(doc))}},
         }
     else:
-        op["responses"][str(doc.status if doc else 200)] = {"description": "Success"}
-    for status in sorted(errors):
-        op["responses"][str(status)] = {
-            "description": http.HTTPStatus(status).phrase,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
+        op["responses"][status] = {"description": "Success"}
+    for code in sorted(errors):
+        op["responses"][str(code)] = {"description": http.HTTPStatus(code).phrase}
+        if method != "HEAD":
+            op["responses"][str(code)]["content"] = {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return op
 
 
@@ -165,6 +262,9 @@ def build_document(app: web.Application) -> dict[str, Any]:
                              "success is {success: true, data}, errors {success: false, error}."},
     )
     spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.security_scheme(SERVICE, {
+        "type": "http", "scheme": "bearer",
+        "description": "The SERVICE_TOKEN of our own processes, on the routes marked as accepting it."})
     spec.components.schema("Error", ERROR_ENVELOPE)
     paths: dict[str, tuple[list[dict], dict[str, dict]]] = {}
     for route in app.router.routes():
@@ -172,7 +272,8 @@ def build_document(app: web.Application) -> dict[str, Any]:
             continue
         path = route.resource.canonical
         parameters, operations = paths.setdefault(path, (path_parameters(route.resource), {}))
-        operations[route.method.lower()] = operation(route.method, path, route.handler)
+        operations[route.method.lower()] = operation(route.method, path, route.handler,
+                                                     has_id=any(p["schema"]["type"] == "integer" for p in parameters))
     for path, (parameters, operations) in paths.items():
         spec.path(path=path, operations=operations, parameters=parameters)
     return spec.to_dict()
@@ -190,6 +291,7 @@ OPENAPI_CACHE = web.AppKey("openapi_cache", DocumentCache)
 
 
 @public
+@documented("The OpenAPI 3 document of this API", tags=("Docs",), text_response="application/json")
 async def openapi_json(request: web.Request) -> web.Response:
     """The OpenAPI 3 document of this API."""
     cache = request.app[OPENAPI_CACHE]
@@ -240,6 +342,7 @@ DOCS_INIT = """window.addEventListener("load", function () {
 
 
 @public
+@documented("Interactive API documentation (Swagger UI)", tags=("Docs",), text_response="text/html")
 async def docs_page(request: web.Request) -> web.Response:
     """Interactive API documentation (Swagger UI)."""
     # The default CSP (default-src 'none') would stop Swagger UI; this one allows only our own assets.
@@ -248,12 +351,15 @@ async def docs_page(request: web.Request) -> web.Response:
 
 
 @public
+@documented("The script that starts Swagger UI", tags=("Docs",), text_response="text/javascript")
 async def docs_init(request: web.Request) -> web.Response:
     """The script that starts Swagger UI on /api/docs."""
     return web.Response(text=DOCS_INIT, content_type="text/javascript")
 
 
 @public
+@documented("A Swagger UI asset (script, style sheet or icon)", tags=("Docs",), text_response="*/*",
+            errors=(404,))
 async def docs_asset(request: web.Request) -> web.StreamResponse:
     """A Swagger UI asset (script, style sheet or icon) from the swagger-ui-py package."""
     name = request.match_info["name"]

@@ -179,6 +179,8 @@ def bearer_token(request: web.Request) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError.unauthorized("Send an access token as 'Authorization: Bearer <token>'")
+    if not token.isascii():  # tokens are ASCII; anything else cannot even be compared as bytes
+        raise ApiError.unauthorized("The access token is invalid or has expired", "INVALID_TOKEN")
     return token.strip()
 
 

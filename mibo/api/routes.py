@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from mibo.api import metrics, openapi
-from mibo.api.keys import METRICS
+from mibo.api.keys import METRICS, SETTINGS
 from mibo.api.resources import (
     analytics,
     appointments,
@@ -25,7 +25,7 @@ from mibo.api.resources import (
 
 def setup_routes(app: web.Application) -> None:
     health.setup_routes(app)
-    metrics.setup_routes(app, app[METRICS])
+    metrics.setup_routes(app, app[METRICS], app[SETTINGS])
     auth.setup_routes(app)
     analytics.setup_routes(app)
     centres.setup_routes(app)

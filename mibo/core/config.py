@@ -1,7 +1,8 @@
 """Settings, read once from the environment and validated at start-up.
 
-Every setting has a development default so that a fresh checkout runs with no `.env`;
-production refuses to start while any secret is still a default or too short.
+Every setting but APP_ENV has a development default. APP_ENV itself defaults to production and
+every environment other than an explicit `development` or `test` behaves as production: it
+refuses to start while any secret is still a default or too short, or CORS allows any origin.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "test", "staging", "production")
+DEVELOPMENT_ENVIRONMENTS = ("development", "test")
 MIN_SECRET_LENGTH = 32
 
-# Development defaults for secrets. Production refuses to start with any of these.
+# Development defaults for secrets. Only development and test start with any of these.
 DEV_SECRETS = {
     "JWT_ACCESS_SECRET": "dev-access-secret-not-for-production-0001",
     "JWT_REFRESH_SECRET": "dev-refresh-secret-not-for-production-0002",
@@ -49,7 +51,7 @@ def parse_duration(name: str, value: str) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
+    env: str = "production"  # unset is production: a forgotten APP_ENV fails closed
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "postgresql://127.0.0.1:5432/mibo"
@@ -74,7 +76,6 @@ class Settings:
     trusted_proxy_hops: int = 1
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
-    max_body_bytes: int = 10 * 1024 * 1024
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
@@ -106,14 +107,20 @@ class Settings:
     notification_max_attempts: int = 6
     worker_metrics_port: int = 9191
     scheduler_metrics_port: int = 9192
-
-    @property
-    def is_production(self) -> bool:
-        return self.env == "production"
+    # Where Prometheus reads each process. The API serves /metrics on its own port only in
+    # development or behind METRICS_TOKEN; METRICS_PORT moves it to a listener of its own.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    metrics_token: str = ""
 
     @property
     def is_development(self) -> bool:
-        return self.env in ("development", "test")
+        """Development and test only; every other environment (staging too) runs as production."""
+        return self.env in DEVELOPMENT_ENVIRONMENTS
+
+    @property
+    def is_production(self) -> bool:
+        return not self.is_development
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -224,7 +231,6 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", _int(1, 10)),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "CORS_ORIGIN": ("cors_origins", _origins),
-    "MAX_BODY_BYTES": ("max_body_bytes", _int(1024, 100 * 1024 * 1024)),
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
     "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "SERVICE_TOKEN": ("service_token", _text),
@@ -264,6 +270,12 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "NOTIFICATION_MAX_ATTEMPTS": ("notification_max_attempts", _int(1, 50)),
     "WORKER_METRICS_PORT": ("worker_metrics_port", _int(0, 65535)),
     "SCHEDULER_METRICS_PORT": ("scheduler_metrics_port", _int(0, 65535)),
+    # Bind address of every metrics listener (the API's METRICS_PORT, the worker's, the scheduler's).
+    "METRICS_HOST": ("metrics_host", _text),
+    # The API's metrics on a listener of their own (METRICS_HOST:METRICS_PORT) instead of /metrics on PORT.
+    "METRICS_PORT": ("metrics_port", _int(0, 65535)),
+    # /metrics on the API port then needs "Authorization: Bearer <METRICS_TOKEN>".
+    "METRICS_TOKEN": ("metrics_token", _text),
 }
 
 SECRET_VARIABLES = tuple(DEV_SECRETS)
@@ -298,22 +310,26 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("TRUSTED_PROXIES: set TRUST_PROXY=true as well, or X-Forwarded-For is ignored")
     if settings.rate_limit_account_window <= 0:
         raise ConfigError("RATE_LIMIT_ACCOUNT_WINDOW: must be longer than 0 seconds")
-    if not settings.is_production:
+    if settings.is_development:
         return
+    env = settings.env
     for name in SECRET_VARIABLES:
         value = getattr(settings, VARIABLES[name][0])
         if value == DEV_SECRETS[name]:
-            raise ConfigError(f"{name}: production needs its own secret, not the development default")
+            raise ConfigError(f"{name}: {env} needs its own secret, not the development default"
+                              " (APP_ENV=development or test to use the defaults)")
     for name in ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET", "OTP_HASH_SECRET", "SERVICE_TOKEN"):
         if len(getattr(settings, VARIABLES[name][0])) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"{name}: must be at least {MIN_SECRET_LENGTH} characters in production")
+            raise ConfigError(f"{name}: must be at least {MIN_SECRET_LENGTH} characters in {env}")
+    if settings.metrics_token and len(settings.metrics_token) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"METRICS_TOKEN: must be at least {MIN_SECRET_LENGTH} characters in {env}")
     if settings.jwt_access_secret == settings.jwt_refresh_secret:
         raise ConfigError("JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET")
     if "*" in settings.cors_origins:
-        raise ConfigError("CORS_ORIGIN: production must list its front-end origins, not *")
+        raise ConfigError(f"CORS_ORIGIN: {env} must list its front-end origins, not *")
     if settings.bcrypt_rounds < 10:
-        raise ConfigError("BCRYPT_ROUNDS: production needs at least 10")
+        raise ConfigError(f"BCRYPT_ROUNDS: {env} needs at least 10")
     # An empty provider setting means "use the local sandbox": fine for developers, never for patients.
     for name in PRODUCTION_PROVIDER_SETTINGS:
         if not getattr(settings, VARIABLES[name][0]):
-            raise ConfigError(f"{name}: production must name the real provider, not fall back to the sandbox")
+            raise ConfigError(f"{name}: {env} must name the real provider, not fall back to the sandbox")

@@ -52,6 +52,15 @@ ORDER BY a.scheduled_start_at
 FOR UPDATE OF a
 """
 
+# A clinician works at their primary centre and at every centre their user is assigned to.
+WORKS_AT_CENTRE = """
+SELECT EXISTS (
+    SELECT 1 FROM clinician_profiles cp
+    WHERE cp.id = %(clinician_id)s AND (cp.primary_centre_id = %(centre_id)s OR EXISTS (
+        SELECT 1 FROM centre_staff_assignments csa
+        WHERE csa.user_id = cp.user_id AND csa.centre_id = %(centre_id)s AND csa.is_active)))
+"""
+
 BLOCKS_PAGE = f"""
 SELECT {BLOCK_COLUMNS}, count(*) OVER () AS total
 FROM clinician_blocks
@@ -124,6 +133,11 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
             raise ApiError.not_found("centre", "centreId")
         zone_name = centre["timezone"]
     check_clinician_scope(actor, clinician, centre_id)
+    # The centre must be one of the caller's (above) and one where the clinician works: else a
+    # coordinator could block another centre's clinician by naming their own centre.
+    if centre_id is not None and not await db.fetch_value(
+            cur, WORKS_AT_CENTRE, {"clinician_id": clinician_id, "centre_id": centre_id}):
+        raise ApiError.validation({"centreId": ["The clinician does not work at this centre."]})
     start, end = block_span(span, ZoneInfo(zone_name), now)
     overlapping = await db.fetch_all(cur, OVERLAPPING_BLOCKS, (clinician_id, end, start))
     if overlapping:

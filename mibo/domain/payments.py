@@ -164,9 +164,9 @@ SELECT count(*) FROM payments WHERE appointment_id = %s AND id <> %s AND status 
 PATIENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM patient_profiles WHERE id = %s)"
 
 INSERT_WEBHOOK_EVENT = """
-INSERT INTO webhook_events (provider, event_id, event_type, payload)
-VALUES ('RAZORPAY', %s, %s, %s::jsonb)
-ON CONFLICT (provider, event_id) DO NOTHING
+INSERT INTO webhook_events (provider, event_id, event_type, payload, signed_key)
+VALUES ('RAZORPAY', %s, %s, %s::jsonb, %s)
+ON CONFLICT DO NOTHING
 RETURNING id
 """
 
@@ -365,9 +365,10 @@ async def paid_at_checkout(cur, actor: Actor, order_id: str, razorpay_payment_id
     return row["id"], await db.fetch_value(cur, PAYMENT_STATUS, (row["id"],))
 
 
-async def store_webhook_event(cur, event_id: str, event_type: str, raw: str) -> int | None:
-    """Keep a verified webhook event once and queue its processing; None for a duplicate."""
-    webhook_event_id = await db.fetch_value(cur, INSERT_WEBHOOK_EVENT, (event_id, event_type, raw))
+async def store_webhook_event(cur, event_id: str, event_type: str, raw: str, signed_key: str) -> int | None:
+    """Keep a verified webhook event once (by its header id and by what its signature covers) and
+    queue its processing; None for a duplicate."""
+    webhook_event_id = await db.fetch_value(cur, INSERT_WEBHOOK_EVENT, (event_id, event_type, raw, signed_key))
     if webhook_event_id is not None:
         await outbox.enqueue(cur, outbox.PROCESS_RAZORPAY_EVENT, webhook_event_id,
                              dedupe_key=f"{outbox.PROCESS_RAZORPAY_EVENT}:{webhook_event_id}")

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from mibo.api import ratelimit
 from mibo.api.access import public, requires
+from mibo.api.apidoc import KB, documented
 from mibo.api.http import ok, ok_json_text, read_json
 from mibo.api.keys import ACTOR, DB, EXECUTOR, OTP_SENDER, SETTINGS
 from mibo.api.principals import PRINCIPALS
@@ -23,15 +24,22 @@ from mibo.core.tokens import STAFF
 from mibo.domain import otp, sessions
 from mibo.domain.access import RANKING, ROLES_AND_CENTRES_OF_USER
 from schemas.auth import (
+    AuthResponseSchema,
+    AuthUserSchema,
     LogoutSchema,
+    MessageSchema,
+    OtpSentSchema,
     PhoneOtpLoginSchema,
     PhonePasswordLoginSchema,
     RefreshSchema,
     SendOtpSchema,
+    TokenPairSchema,
     UsernamePasswordLoginSchema,
 )
 
 log = logging.getLogger(__name__)
+
+AUTH_MAX_BODY = 4 * KB  # a phone, a password or a token: a few hundred bytes
 
 # The AuthResponse user, built by PostgreSQL. Roles are ordered highest first; "role" is the highest.
 AUTH_USER_JSON = f"""
@@ -92,6 +100,8 @@ async def password_login(request: web.Request, find_user, identifier: str, passw
 
 
 @public
+@documented("Send an OTP to a staff phone over WhatsApp (the same answer for any number)", tags=("Auth",),
+            body=SendOtpSchema, response=OtpSentSchema, errors=(429,), max_body=AUTH_MAX_BODY)
 async def send_otp(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, SendOtpSchema())
@@ -113,6 +123,8 @@ async def send_otp(request: web.Request) -> web.Response:
 
 
 @public
+@documented("Log in with a phone and the OTP sent to it", tags=("Auth",), body=PhoneOtpLoginSchema,
+            response=AuthResponseSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def login_phone_otp(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, PhoneOtpLoginSchema())
@@ -127,6 +139,8 @@ async def login_phone_otp(request: web.Request) -> web.Response:
 
 
 @public
+@documented("Log in with a phone and password", tags=("Auth",), body=PhonePasswordLoginSchema,
+            response=AuthResponseSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def login_phone_password(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, PhonePasswordLoginSchema())
@@ -134,6 +148,8 @@ async def login_phone_password(request: web.Request) -> web.Response:
 
 
 @public
+@documented("Log in with a username and password", tags=("Auth",), body=UsernamePasswordLoginSchema,
+            response=AuthResponseSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def login_username_password(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, UsernamePasswordLoginSchema())
@@ -141,6 +157,8 @@ async def login_username_password(request: web.Request) -> web.Response:
 
 
 @public
+@documented("Exchange a refresh token for a new access token and its successor refresh token", tags=("Auth",),
+            body=RefreshSchema, response=TokenPairSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def refresh(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, RefreshSchema())
@@ -154,6 +172,8 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 @requires("auth.session")
+@documented("End the caller's session (the refresh token in the body is optional)", tags=("Auth",),
+            body=LogoutSchema, body_optional=True, response=MessageSchema, max_body=AUTH_MAX_BODY)
 async def logout(request: web.Request) -> web.Response:
     if request.can_read_body:
         await read_json(request, LogoutSchema())  # the refresh token is optional: the session is known
@@ -166,6 +186,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @requires("auth.session")
+@documented("The signed-in staff user", tags=("Auth",), response=AuthUserSchema)
 async def me(request: web.Request) -> web.Response:
     user_id = request[ACTOR].user_id
 

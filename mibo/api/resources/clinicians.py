@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import exists, func, or_, select
 
 from mibo.api.access import requires
-from mibo.api.apidoc import documented
+from mibo.api.apidoc import KB, documented
 from mibo.api.http import ok, ok_page, path_id, read_json, read_query
 from mibo.api.keys import ACTOR, DB
 from mibo.api.principals import changes_principals
@@ -374,6 +374,7 @@ async def delete_clinician(request: web.Request) -> web.Response:
     response=AvailabilityRuleSchema,
     many=True,
     errors=(400, 403, 404),
+    max_body=32 * KB,  # up to 100 rules
 )
 async def replace_availability(request: web.Request) -> web.Response:
     clinician_id = path_id(request)

@@ -10,10 +10,12 @@ from aiohttp import web
 
 from mibo import __version__
 from mibo.api.access import public
+from mibo.api.apidoc import documented
 from mibo.api.http import ok
 from mibo.api.keys import DB, REDIS, STARTED_AT
 from mibo.core import db
 from mibo.core.errors import ApiError
+from schemas.health import HealthSchema
 
 CHECK_TIMEOUT = 2.0
 
@@ -33,6 +35,8 @@ async def _redis_ok(app: web.Application) -> bool:
 
 
 @public
+@documented("Liveness of the API, its database and Redis", tags=("Health",), response=HealthSchema, errors=(503,),
+            description="200 degraded without Redis (bookings still work); 503 without the database.")
 async def health(request: web.Request) -> web.Response:
     database, redis = await asyncio.gather(_database_ok(request.app), _redis_ok(request.app))
     # Without the database nothing works (503). Without Redis the API still takes bookings:

@@ -29,7 +29,7 @@ from marshmallow import ValidationError
 from sqlalchemy import exists, func, or_
 
 from mibo.api.access import requires
-from mibo.api.apidoc import documented
+from mibo.api.apidoc import KB, documented
 from mibo.api.http import ok, ok_page, path_id, read_json, read_query
 from mibo.api.keys import ACTOR, DB
 from mibo.core import audit, db, listing, tables
@@ -406,6 +406,7 @@ async def list_notes(request: web.Request) -> web.Response:
     response=MedicalNoteSchema,
     status=201,
     errors=(400, 403, 404),
+    max_body=64 * KB,  # a long note in a script of three bytes a character
 )
 async def add_note(request: web.Request) -> web.Response:
     patient_id = path_id(request)

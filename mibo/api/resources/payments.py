@@ -7,15 +7,14 @@ Razorpay between the rules' transactions).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 
 from aiohttp import web
 
 from mibo.api import checkout
 from mibo.api.access import public, requires
-from mibo.api.apidoc import documented
-from mibo.api.http import ok, ok_page, path_id, read_json, read_query
+from mibo.api.apidoc import KB, documented
+from mibo.api.http import ok, ok_page, parse_json, path_id, read_body, read_json, read_query
 from mibo.api.keys import ACTOR, DB, SETTINGS
 from mibo.core import db
 from mibo.core.errors import ApiError
@@ -63,30 +62,82 @@ async def verify_payment(request: web.Request) -> web.Response:
     return ok(VerifyResultSchema().dump({"payment_id": payment_id, "status": status}))
 
 
+# Fields of the entities in a webhook's payload that the payment actors read, and their JSON types:
+# anything else there is refused before it is stored, so processing never meets a surprise.
+ENTITY_FIELD_TYPES = {"id": str, "order_id": str, "status": str, "currency": str, "amount": int,
+                      "amount_paid": int, "error_code": str, "error_description": str}
+WEBHOOK_MAX_BODY = 64 * KB  # Razorpay's events are a few KB
+
+
+def webhook_event(raw: bytes) -> tuple[str, dict]:
+    """(event type, payload) of a signed body, or a 400 naming what is wrong with it."""
+    try:
+        event = parse_json(raw.decode())
+    except UnicodeDecodeError:
+        raise ApiError.bad_request("The body is not UTF-8 JSON", code="INVALID_JSON") from None
+    if not isinstance(event, dict):
+        raise ApiError.bad_request("The body must be a JSON object", code="INVALID_JSON")
+    event_type = event.get("event")
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
+        raise ApiError.validation({"event": ["Must name the event."]})
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        raise ApiError.validation({"payload": ["Must be an object."]})
+    errors = {}
+    for kind, container in payload.items():
+        if not isinstance(container, dict) or not isinstance(container.get("entity", {}), dict):
+            errors[f"payload.{kind}"] = ["Must be an object with an entity object."]
+            continue
+        for name, kind_of in ENTITY_FIELD_TYPES.items():
+            value = container.get("entity", {}).get(name)
+            if value is not None and (not isinstance(value, kind_of) or isinstance(value, bool)):
+                errors[f"payload.{kind}.entity.{name}"] = [f"Must be a {kind_of.__name__}."]
+    if errors:
+        raise ApiError.validation(errors)
+    return event_type, payload
+
+
+def signed_key(event_type: str, payload: dict, raw: bytes) -> str:
+    """What the signature covers and makes an event one event: its type and the id and state of the
+    entity it is about ('payment.captured' -> payload.payment.entity); a digest of the whole
+    body for an event that names no such entity."""
+    entity = (payload.get(event_type.split(".", 1)[0]) or {}).get("entity") or {}
+    if isinstance(entity.get("id"), str):
+        return f"{event_type}:{entity['id'][:100]}:{str(entity.get('status'))[:50]}"
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 @public
-@documented("Razorpay webhook (signature-verified)", tags=("Payments",), response=WebhookResultSchema,
-            errors=(400,))
+@documented(
+    "Razorpay webhook", tags=("Payments",), response=WebhookResultSchema, errors=(400,),
+    description="Razorpay's event, verified by its signature (HMAC-SHA256 of the raw body with the webhook "
+                "secret). Each event is kept once, by what the signature covers (event type, entity id and "
+                "state), and processed by the worker; a duplicate is answered 200 with duplicate: true.",
+    raw_body={"type": "object", "required": ["event", "payload"], "properties": {
+        "entity": {"type": "string", "example": "event"},
+        "event": {"type": "string", "minLength": 1, "maxLength": 100, "example": "payment.captured"},
+        "payload": {"type": "object", "additionalProperties": {
+            "type": "object", "properties": {"entity": {"type": "object"}}}},
+        "created_at": {"type": "integer"}}},
+    headers=(("X-Razorpay-Signature", "Hex HMAC-SHA256 of the raw body with the webhook secret", True),
+             ("X-Razorpay-Event-Id", "Razorpay's id of the event (at most 200 characters)", False)),
+    max_body=WEBHOOK_MAX_BODY,
+)
 async def razorpay_webhook(request: web.Request) -> web.Response:
-    raw = await request.read()
+    raw = await read_body(request)
     settings = request.app[SETTINGS]
     # Over the bytes as received, with the WEBHOOK secret (not the key secret).
     if not verify_webhook_signature(raw, request.headers.get("X-Razorpay-Signature"),
                                     settings.razorpay_webhook_secret):
         log_event(log, logging.WARNING, "webhook signature mismatch")
         raise ApiError.bad_request("The webhook signature does not match", code="INVALID_SIGNATURE")
-    try:
-        event = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError.bad_request("The body is not valid JSON", code="INVALID_JSON") from None
-    event_type = event.get("event") if isinstance(event, dict) else None
-    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
-        raise ApiError.validation({"event": ["Must name the event."]})
-    # Razorpay sends a unique id per event; a body without one is deduplicated by its content.
-    event_id = request.headers.get("X-Razorpay-Event-Id") or "sha256:" + hashlib.sha256(raw).hexdigest()
+    event_type, payload = webhook_event(raw)
+    key = signed_key(event_type, payload, raw)
+    event_id = request.headers.get("X-Razorpay-Event-Id") or key
     if len(event_id) > 200:
         raise ApiError.validation({"X-Razorpay-Event-Id": ["Must be at most 200 characters."]})
     async with db.transaction(request.app[DB]) as cur:
-        webhook_event_id = await payments.store_webhook_event(cur, event_id, event_type, raw.decode())
+        webhook_event_id = await payments.store_webhook_event(cur, event_id, event_type, raw.decode(), key)
     duplicate = webhook_event_id is None
     log_event(log, logging.INFO, "razorpay webhook", event=event_type, eventId=event_id, duplicate=duplicate)
     return ok({"received": True, "duplicate": duplicate})
