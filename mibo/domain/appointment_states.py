@@ -16,8 +16,18 @@ COMPLETED, CANCELLED, NO_SHOW = "COMPLETED", "CANCELLED", "NO_SHOW"
 STATUSES = (BOOKED, CONFIRMED, RESCHEDULED, COMPLETED, CANCELLED, NO_SHOW)
 # Statuses that hold the clinician's and the patient's time (the exclusion constraints use the same set).
 LIVE = (BOOKED, CONFIRMED)
-# The same, for SQL: `status IN {LIVE_SQL}`.
-LIVE_SQL = "(" + ", ".join(f"'{status}'" for status in LIVE) + ")"
+# Statuses of an appointment that happened or is to happen: the clinician saw (or will see) the
+# patient, or the patient did not come. A RESCHEDULED original is not held: its child is.
+HELD = (BOOKED, CONFIRMED, COMPLETED, NO_SHOW)
+
+
+def sql_list(statuses: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+# The same, for SQL: `status IN {LIVE_SQL}`, `status IN {HELD_SQL}`.
+LIVE_SQL = sql_list(LIVE)
+HELD_SQL = sql_list(HELD)
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     BOOKED: (CONFIRMED, CANCELLED, RESCHEDULED),
