@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
-from mibo.domain import analytics
 from mibo.core import db
 from mibo.core.actor import Actor
+from mibo.domain import analytics
 
 NOW = dt.datetime.fromisoformat("2026-03-15T12:00:00+05:30")
 IST = "+05:30"
@@ -391,3 +391,37 @@ async def test_http_top_doctors_limit_is_validated(client, factory, limit):
     admin = await factory.staff("ADMIN")
     status, body = await get(client, "top-doctors", admin, limit=limit)
     assert status == 400 and "limit" in body["error"]["details"]
+
+
+async def test_http_stocks_count_booked_patients_and_active_clinicians_not_past_clinics(client, factory):
+    """Booked patients and active clinicians count although nobody has been seen yet."""
+    a, b = await factory.centre("Centre A"), await factory.centre("Centre B")
+    doctors = [await clinician(factory, a, f"Dr {n}") for n in range(2)]
+    await clinician(factory, a, "Dr Left", active=False)
+    await clinician(factory, b, "Dr Kochi")
+    next_month = dt.datetime.now(dt.UTC) + dt.timedelta(days=40)
+    for n, doctor in enumerate(doctors):
+        patient = (await factory.patient())["id"]
+        await appointment(factory, patient, doctor, a, next_month + dt.timedelta(hours=n), status="BOOKED",
+                          created=dt.datetime.now(dt.UTC))
+    admin = await factory.staff("ADMIN")
+    centre_manager = await factory.staff("CENTRE_MANAGER", [a])
+    for user, query, patients, doctors_active in ((admin, {}, 2, 3), (centre_manager, {}, 2, 2),
+                                                  (admin, {"centreId": str(b)}, 0, 1)):
+        status, body = await get(client, "dashboard", user, period="week", **query)
+        assert status == 200
+        data = body["data"]
+        assert (data["totalPatients"], data["activeDoctors"]) == (patients, doctors_active), (user, query)
+        # All of them arrived today: none stood at the end of the previous week.
+        assert data["activeDoctorsChange"] is None and data["totalPatientsChange"] in (None, 0.0)
+
+
+async def test_http_a_patient_registered_at_a_centre_counts_there_before_any_booking(client, factory):
+    a, b = await factory.centre("Centre A"), await factory.centre("Centre B")
+    await factory.patient(centre_id=a)
+    await factory.patient(centre_id=b)
+    await factory.patient()  # signed up on the website: the chain's, no centre's yet
+    admin = await factory.staff("ADMIN")
+    for query, patients in (({}, 3), ({"centreId": str(a)}, 1), ({"centreId": str(b)}, 1)):
+        status, body = await get(client, "dashboard", admin, period="week", **query)
+        assert (status, body["data"]["totalPatients"]) == (200, patients), query

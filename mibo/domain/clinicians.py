@@ -75,10 +75,10 @@ USER_OF_CLINICIAN = "SELECT user_id FROM clinician_profiles WHERE id = %s"
 
 CLINICIAN_FOR_UPDATE = """
 SELECT id, user_id, primary_centre_id, default_consultation_duration_minutes AS default_duration, is_active
-FROM clinician_profiles WHERE id = %s FOR UPDATE
+FROM clinician_profiles WHERE id = %s FOR NO KEY UPDATE
 """
 
-PROFILE_OF_USER_FOR_UPDATE = "SELECT id, is_active FROM clinician_profiles WHERE user_id = %s FOR UPDATE"
+PROFILE_OF_USER_FOR_UPDATE = "SELECT id, is_active FROM clinician_profiles WHERE user_id = %s FOR NO KEY UPDATE"
 
 # Where a clinician may hold availability: the active centres they work at.
 ACTIVE_CENTRES_OF_CLINICIAN = """

@@ -56,7 +56,7 @@ PATIENT_BY_ID = f"SELECT {PATIENT_FROM} WHERE pp.id = %s"
 
 PATIENT_PAGE = f"SELECT page.total, {PATIENT_FROM} JOIN page ON page.id = pp.id ORDER BY page.ord"
 
-PATIENT_FOR_UPDATE = "SELECT id, user_id FROM patient_profiles WHERE id = %s FOR UPDATE"
+PATIENT_FOR_UPDATE = "SELECT id, user_id FROM patient_profiles WHERE id = %s FOR NO KEY UPDATE"
 
 PATIENT_BY_PHONE = """
 SELECT pp.id, u.full_name FROM patient_profiles pp JOIN users u ON u.id = pp.user_id WHERE u.phone = %s

@@ -48,14 +48,16 @@ STAFF_USER_BY_ID = f"SELECT {STAFF_USER_FROM} WHERE u.id = %(id)s AND u.user_typ
 STAFF_PAGE = f"SELECT page.total, {STAFF_USER_FROM} JOIN page ON page.id = u.id ORDER BY page.ord"
 
 # What the rules need of an account: its state, roles, and every centre it works at (assigned
-# centres and a clinician profile's primary centre), the user row locked for the change.
+# centres and a clinician profile's primary centre), the user row locked for the change. NO KEY
+# UPDATE: rows that merely point at the user (an audit row naming the actor) are not held up,
+# so two administrators changing each other cannot deadlock.
 STAFF_FOR_UPDATE = f"""
 SELECT u.id, u.is_active, r.roles, c.centre_ids, cp.primary_centre_id
 FROM users u
 LEFT JOIN clinician_profiles cp ON cp.user_id = u.id
 {ROLES_AND_CENTRES_OF_USER}
 WHERE u.id = %(id)s AND u.user_type = 'STAFF'
-FOR UPDATE OF u
+FOR NO KEY UPDATE OF u
 """
 
 ROLE_ID = "SELECT id FROM roles WHERE name = %s"
