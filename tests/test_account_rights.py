@@ -98,8 +98,13 @@ async def test_removing_a_clinician_profile_keeps_a_login_that_holds_other_roles
     assert resp.status == 200 and (await resp.json())["data"]["roles"] == ["FRONT_DESK"]
     rows = await audit_rows(factory, "clinician.deactivate", profile)
     assert rows[0][4] == {"userId": desk_doctor.id, "loginDeactivated": False}
-    # An administrator can make them a clinician again: the same profile comes back.
+    # Their login deactivated and brought back later, the profile stays removed.
     admin = await factory.staff("ADMIN")
+    for active in (False, True):
+        resp = await client.put(f"/api/users/{desk_doctor.id}", json={"isActive": active}, headers=admin.headers)
+        assert resp.status == 200
+    assert await factory.fetchone("SELECT is_active FROM clinician_profiles WHERE id = %s", (profile,)) == (False,)
+    # An administrator can make them a clinician again: the same profile comes back.
     resp = await client.post("/api/clinicians", headers=admin.headers,
                              json={"userId": desk_doctor.id, "primaryCentreId": centre, "specialization": "CBT"})
     assert resp.status == 201

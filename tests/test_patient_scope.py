@@ -166,3 +166,25 @@ async def test_the_database_relates_patients_to_centres_whatever_writes_the_rows
     await factory.fetchone("UPDATE appointments SET centre_id = %s WHERE patient_id = %s RETURNING 1",
                            (b, first["id"]))
     assert await related_centres(factory, first["id"]) == [a, b]
+
+
+TALLIES_AGREE = """
+SELECT (SELECT COALESCE(jsonb_object_agg(centre_id, patients), '{}') FROM patient_tallies WHERE patients <> 0)
+     = (SELECT jsonb_object_agg(centre_id, n) FROM (
+            SELECT 0 AS centre_id, count(*) AS n FROM patient_profiles HAVING count(*) > 0
+            UNION ALL SELECT centre_id, count(*) FROM patient_centres GROUP BY centre_id) counted)
+"""
+
+
+async def test_the_patient_tallies_follow_every_insert_and_delete(factory):
+    a, b = await factory.centre(), await factory.centre()
+    doctor = await factory.staff("CLINICIAN", [a], login=False)
+    people = [await factory.patient(centre_id=b if n % 2 else None) for n in range(4)]
+    for person in people[:3]:
+        await insert_appointment(factory, patient_id=person["id"], clinician_id=doctor.clinician_id, centre_id=a,
+                                 hours_from_now=-24 * (1 + people.index(person)), status="COMPLETED")
+    assert await factory.fetchone(TALLIES_AGREE) == (True,)
+    assert await factory.fetchone("SELECT patients FROM patient_tallies WHERE centre_id = %s", (a,)) == (3,)
+    await factory.fetchone("DELETE FROM patient_profiles WHERE id = %s RETURNING id", (people[3]["id"],))
+    assert await factory.fetchone(TALLIES_AGREE) == (True,)
+    assert await factory.fetchone("SELECT patients FROM patient_tallies WHERE centre_id = 0") == (3,)

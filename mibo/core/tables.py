@@ -120,6 +120,13 @@ patient_centres = Table(
     Column("since", TZ, nullable=False),
 )
 
+# 0011_centre_relationships: how many patients the chain (centre_id 0) and each centre have.
+patient_tallies = Table(
+    "patient_tallies", metadata,
+    _ref("centre_id", False),
+    Column("patients", BigInteger, nullable=False),
+)
+
 clinician_profiles = Table(
     "clinician_profiles", metadata, _id(),
     _ref("user_id", False), _ref("primary_centre_id", False),

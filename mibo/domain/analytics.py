@@ -35,8 +35,9 @@ with like. A CENTRE_MANAGER sees only their centres. What each figure counts:
 - leads-by-source: appointments *created* in the period by booking source, whatever became
   of them; reschedules (appointments with a parent) are the same lead, not a new one.
 
-Each report is one aggregate query over indexes: the flows read the period's rows only, the
-stocks count index entries (patients and clinicians, not appointments).
+Each report is one aggregate query over indexes, whose cost follows the period asked for: the
+flows read the period's rows; the patients stock is a tally kept by the database less what came
+since (for several centres at once, a count of their patients); clinicians are few.
 """
 
 from __future__ import annotations
@@ -147,21 +148,36 @@ IN_SCOPE = "(%(centres)s::bigint[] IS NULL OR a.centre_id = ANY(%(centres)s::big
 
 HELD = f"a.status IN {HELD_SQL}"
 
-# One row per figure: its value this period and the change against the previous one. The stocks
-# (patients, doctors) are taken at the end of each period: ends_at, and starts_at for the previous.
-# Chain-wide (%(centres)s NULL) the patients are every profile; for centres, those related to one.
+# One row per figure: its value this period and the change against the previous one.
+#
+# The stocks (patients, doctors) are taken at the end of each period: ends_at, and starts_at for
+# the previous one. Patients are counted as the tally (patient_tallies: the chain's, or one
+# centre's) less those who came at or after each instant, so only the two periods' rows are read;
+# several centres at once are counted one patient at a time, as a patient may belong to more than
+# one of them. Exactly one branch of `patients` runs for the given centres.
 DASHBOARD_FIGURES = f"""
 WITH patients AS (
-    SELECT count(*) FILTER (WHERE joined < %(ends_at)s) AS at_end,
-           count(*) FILTER (WHERE joined < %(starts_at)s) AS at_start
-    FROM (
-        SELECT pp.created_at AS joined FROM patient_profiles pp
-        WHERE %(centres)s::bigint[] IS NULL AND pp.created_at < %(ends_at)s
-        UNION ALL
-        SELECT min(pc.since) FROM patient_centres pc
-        WHERE pc.centre_id = ANY(%(centres)s::bigint[]) AND pc.since < %(ends_at)s
-        GROUP BY pc.patient_id
-    ) related
+    SELECT chain.* FROM (
+        SELECT (SELECT COALESCE(sum(t.patients), 0) FROM patient_tallies t WHERE t.centre_id = 0) AS total,
+               count(*) FILTER (WHERE pp.created_at >= %(ends_at)s) AS since_end,
+               count(*) AS since_start
+        FROM patient_profiles pp WHERE pp.created_at >= %(starts_at)s
+    ) chain WHERE %(centres)s::bigint[] IS NULL
+    UNION ALL
+    SELECT one.* FROM (
+        SELECT (SELECT COALESCE(sum(t.patients), 0) FROM patient_tallies t
+                WHERE t.centre_id = (%(centres)s::bigint[])[1]) AS total,
+               count(*) FILTER (WHERE pc.since >= %(ends_at)s) AS since_end,
+               count(*) AS since_start
+        FROM patient_centres pc WHERE pc.centre_id = (%(centres)s::bigint[])[1] AND pc.since >= %(starts_at)s
+    ) one WHERE cardinality(%(centres)s::bigint[]) = 1
+    UNION ALL
+    SELECT several.* FROM (
+        SELECT count(*) AS total, count(*) FILTER (WHERE joined >= %(ends_at)s) AS since_end,
+               count(*) FILTER (WHERE joined >= %(starts_at)s) AS since_start
+        FROM (SELECT min(pc.since) AS joined FROM patient_centres pc
+              WHERE pc.centre_id = ANY(%(centres)s::bigint[]) GROUP BY pc.patient_id) related
+    ) several WHERE cardinality(%(centres)s::bigint[]) <> 1
 ), doctors AS (
     SELECT count(*) FILTER (WHERE cp.created_at < %(ends_at)s) AS at_end,
            count(*) FILTER (WHERE cp.created_at < %(starts_at)s) AS at_start
@@ -186,7 +202,8 @@ SELECT figure.name, figure.this_period AS value,
        END AS change
 FROM patients, doctors, follow_ups, paid,
 LATERAL (VALUES
-    ('total_patients', patients.at_end::numeric, patients.at_start::numeric),
+    ('total_patients', (patients.total - patients.since_end)::numeric,
+                       (patients.total - patients.since_start)::numeric),
     ('active_doctors', doctors.at_end, doctors.at_start),
     ('follow_ups_booked', follow_ups.booked, follow_ups.booked_before),
     ('total_revenue', paid.revenue, paid.revenue_before)

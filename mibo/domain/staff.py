@@ -129,7 +129,12 @@ DEACTIVATE_STAFF_PROFILE = "UPDATE staff_profiles SET is_active = FALSE WHERE us
 DEACTIVATE_CLINICIAN_PROFILE = "UPDATE clinician_profiles SET is_active = FALSE WHERE user_id = %s"
 REACTIVATE_USER = "UPDATE users SET is_active = TRUE WHERE id = %s"
 REACTIVATE_STAFF_PROFILE = "UPDATE staff_profiles SET is_active = TRUE WHERE user_id = %s"
-REACTIVATE_CLINICIAN_PROFILE = "UPDATE clinician_profiles SET is_active = TRUE WHERE user_id = %s"
+# Only while the user is still a clinician: a profile removed from a login with other roles stays removed.
+REACTIVATE_CLINICIAN_PROFILE = """
+UPDATE clinician_profiles SET is_active = TRUE
+WHERE user_id = %(id)s AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                                   WHERE ur.user_id = %(id)s AND ur.is_active AND r.name = 'CLINICIAN')
+"""
 
 REVOKE_USER_SESSIONS = """
 UPDATE auth_sessions SET revoked_at = now(), revoked_reason = %s WHERE user_id = %s AND revoked_at IS NULL
@@ -345,7 +350,7 @@ async def reactivate_login(cur, user_id: int) -> None:
     """Undo all that deactivate_login did, bar the sessions: a clinician is bookable again."""
     await db.execute(cur, REACTIVATE_USER, (user_id,))
     await db.execute(cur, REACTIVATE_STAFF_PROFILE, (user_id,))
-    await db.execute(cur, REACTIVATE_CLINICIAN_PROFILE, (user_id,))
+    await db.execute(cur, REACTIVATE_CLINICIAN_PROFILE, {"id": user_id})
 
 
 async def apply_changes(cur, user_id: int, changes: dict[str, Any]) -> None:

@@ -65,6 +65,56 @@ CREATE TRIGGER patient_profiles_relate_registration AFTER INSERT OR UPDATE OF re
 INSERT INTO patient_centres (patient_id, centre_id, since)
 SELECT patient_id, centre_id, min(created_at) FROM appointments GROUP BY patient_id, centre_id;
 
+-- How many patients the chain has (centre_id 0) and each centre has (its patient_centres rows),
+-- kept with every insert and delete. The dashboard's count at an instant is this figure less the
+-- rows that came after it, so its cost follows the period asked for, not the size of the history.
+CREATE TABLE patient_tallies (
+  centre_id  BIGINT NOT NULL,
+  patients   BIGINT NOT NULL,
+  CONSTRAINT patient_tallies_pkey PRIMARY KEY (centre_id)
+);
+
+CREATE FUNCTION recount_patients() RETURNS void LANGUAGE sql AS $$
+  DELETE FROM patient_tallies;
+  INSERT INTO patient_tallies (centre_id, patients) SELECT 0, count(*) FROM patient_profiles;
+  INSERT INTO patient_tallies (centre_id, patients)
+  SELECT centre_id, count(*) FROM patient_centres GROUP BY centre_id;
+$$;
+
+-- Statement-level, over the rows the statement changed (`changed`); tallies in centre order, so
+-- that two bulk statements cannot deadlock on them.
+CREATE FUNCTION tally_patients() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  step INTEGER := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    PERFORM recount_patients();
+  ELSIF TG_TABLE_NAME = 'patient_profiles' THEN
+    INSERT INTO patient_tallies (centre_id, patients) SELECT 0, step * count(*) FROM changed
+    ON CONFLICT (centre_id) DO UPDATE SET patients = patient_tallies.patients + EXCLUDED.patients;
+  ELSE
+    INSERT INTO patient_tallies (centre_id, patients)
+    SELECT centre_id, step * count(*) FROM changed GROUP BY centre_id ORDER BY centre_id
+    ON CONFLICT (centre_id) DO UPDATE SET patients = patient_tallies.patients + EXCLUDED.patients;
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER patient_profiles_tally_added AFTER INSERT ON patient_profiles
+  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tally_patients();
+CREATE TRIGGER patient_profiles_tally_removed AFTER DELETE ON patient_profiles
+  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tally_patients();
+CREATE TRIGGER patient_profiles_tally_truncated AFTER TRUNCATE ON patient_profiles
+  FOR EACH STATEMENT EXECUTE FUNCTION tally_patients();
+CREATE TRIGGER patient_centres_tally_added AFTER INSERT ON patient_centres
+  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tally_patients();
+CREATE TRIGGER patient_centres_tally_removed AFTER DELETE ON patient_centres
+  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tally_patients();
+CREATE TRIGGER patient_centres_tally_truncated AFTER TRUNCATE ON patient_centres
+  FOR EACH STATEMENT EXECUTE FUNCTION tally_patients();
+
+SELECT recount_patients();
+
 -- Where a clinician works: their primary centre and every centre their user is assigned to.
 -- One definition for listing clinicians by centre, their scope, where they may hold
 -- availability and the dashboard's count of doctors.
