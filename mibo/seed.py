@@ -91,9 +91,11 @@ def seed_demo(settings: Settings) -> str:
                     "INSERT INTO users (phone, full_name, user_type) VALUES (%s, %s, 'PATIENT') RETURNING id",
                     (phone, full_name),
                 )
+                # Registered at Bangalore, whose desk and clinicians the demo accounts show first.
                 cur.execute(
-                    "INSERT INTO patient_profiles (user_id, date_of_birth, gender) VALUES (%s, %s, %s)",
-                    (cur.fetchone()["id"], born, gender),
+                    "INSERT INTO patient_profiles (user_id, date_of_birth, gender, registered_centre_id)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (cur.fetchone()["id"], born, gender, centre_ids[0]),
                 )
         staff_count = len(STAFF) + len(CLINICIANS)
         return f"demo data loaded: {len(CENTRES)} centres, {staff_count} staff, {len(PATIENTS)} patients"

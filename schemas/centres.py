@@ -7,7 +7,6 @@ from marshmallow import ValidationError, fields, validate
 from schemas.base import CamelSchema, PageQuerySchema, Phone, TrimmedString
 
 CITIES = ("bangalore", "kochi", "mumbai")
-DEFAULT_TIMEZONE = "Asia/Kolkata"
 
 
 def validate_timezone(name: str) -> None:
@@ -37,7 +36,8 @@ class CreateCentreSchema(CentreFieldsSchema):
     )
     contact_phone = Phone(required=True)
     timezone = fields.String(
-        load_default=DEFAULT_TIMEZONE, validate=[validate.Length(max=64), validate_timezone]
+        validate=[validate.Length(max=64), validate_timezone],
+        metadata={"description": "Defaults to the chain's time zone (CHAIN_TIMEZONE)"},
     )
 
 

@@ -51,9 +51,7 @@ class CreateClinicianSchema(ClinicianFieldsSchema):
 
 
 class UpdateClinicianSchema(ClinicianFieldsSchema):
-    name = TrimmedString(validate=validate.Length(min=1, max=150))
-    phone = Phone()
-    email = fields.Email(allow_none=True, validate=validate.Length(max=255))
+    """The profile only: the login's name, phone and e-mail change through /api/users."""
 
 
 class ClinicianQuerySchema(PageQuerySchema):

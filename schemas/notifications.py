@@ -21,7 +21,7 @@ class NotificationHistoryQuerySchema(PageQuerySchema):
     appointment_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
     status = fields.String(validate=validate.OneOf(NOTIFICATION_STATUSES))
     kind = fields.String(validate=validate.Length(min=1, max=40))
-    # Days in the chain's time zone (DEFAULT_TIMEZONE), both inclusive.
+    # Days in the chain's time zone (CHAIN_TIMEZONE), both inclusive.
     from_ = fields.Date(data_key="from")
     to = fields.Date()
 

@@ -1,10 +1,11 @@
 """Request and response shapes of /api/patients (the spec's PatientDetail) and medical notes."""
 
 import datetime as dt
+import re
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, post_load, validate
 
-from schemas.base import CamelSchema, PageQuerySchema, Phone, TrimmedString
+from schemas.base import CamelSchema, PageQuerySchema, Phone, TrimmedString, normalize_phone
 
 GENDERS = ("MALE", "FEMALE", "OTHER", "UNDISCLOSED")
 BLOOD_GROUPS = ("A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-")
@@ -36,10 +37,17 @@ class PatientFieldsSchema(CamelSchema):
 class CreatePatientSchema(PatientFieldsSchema):
     full_name = TrimmedString(required=True, validate=validate.Length(min=1, max=150))
     phone = Phone(required=True)
+    centre_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**63 - 1),
+        metadata={"description": "Where the patient registers; defaults to the caller's only centre"},
+    )
 
 
 class UpdatePatientSchema(PatientFieldsSchema):
     pass
+
+
+_PHONE_DIGITS = re.compile(r"^\+?[\d\s-]{3,}$")
 
 
 class PatientQuerySchema(PageQuerySchema):
@@ -48,6 +56,30 @@ class PatientQuerySchema(PageQuerySchema):
         metadata={"description": "Part of a name, a phone in any accepted format, or digits of it"},
     )
     phone = Phone()
+
+    @post_load
+    def read_search(self, data, **kwargs):
+        """Say what the search text is: a whole phone (search_phone), a run of digits, or a name."""
+        search = data.get("search")
+        if search is None:
+            return data
+        try:
+            data["search_phone"] = normalize_phone(search)
+        except ValidationError:
+            if _PHONE_DIGITS.match(search):
+                data["search_digits"] = re.sub(r"\D", "", search)
+        return data
+
+
+class PatientLookupQuerySchema(CamelSchema):
+    phone = Phone(required=True, metadata={"description": "The patient's whole phone number"})
+
+
+class PatientMatchSchema(CamelSchema):
+    """A patient found by phone anywhere in the chain: enough to book them, nothing more."""
+
+    id = fields.Integer()
+    full_name = fields.String()
 
 
 class PatientSchema(CamelSchema):
@@ -60,6 +92,7 @@ class PatientSchema(CamelSchema):
     gender = fields.String(allow_none=True)
     blood_group = fields.String(allow_none=True)
     emergency_contact = fields.Nested(EmergencyContactSchema)
+    registered_centre_id = fields.Integer(allow_none=True)
     is_active = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

@@ -31,12 +31,15 @@ class VerifyPaymentSchema(CamelSchema):
 class DeskPaymentSchema(CamelSchema):
     appointment_id = fields.Integer(required=True, strict=True, validate=_ID)
     method = fields.String(required=True, validate=validate.OneOf(DESK_METHODS))
-    # Defaults to the clinician's consultation fee; a different amount (a discount) is allowed.
-    amount = fields.Decimal(places=2, allow_nan=False, validate=validate.Range(min=0, max=99_999_999))
+    amount = fields.Decimal(
+        places=2, allow_nan=False, validate=validate.Range(min=0, max=99_999_999),
+        metadata={"description": "What is due (the clinician's fee, the default); less only with a waiverReason,"
+                                 " by ADMIN, MANAGER or CENTRE_MANAGER"},
+    )
+    waiver_reason = TrimmedString(validate=validate.Length(min=1, max=500),
+                                  metadata={"description": "Why the rest of what is due is waived"})
     note = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=1000))
     reference = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=100))
-
-
 
 
 class OrderSchema(CamelSchema):
@@ -78,6 +81,8 @@ class PaymentSchema(CamelSchema):
     reference = fields.String(allow_none=True)
     failure_reason = fields.String(allow_none=True)
     flag_reason = fields.String(allow_none=True)
+    waived_amount = fields.Float(allow_none=True)
+    waiver_reason = fields.String(allow_none=True)
     paid_at = fields.AwareDateTime(allow_none=True)
     expires_at = fields.AwareDateTime(allow_none=True)
     created_at = fields.AwareDateTime()

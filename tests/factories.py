@@ -105,9 +105,14 @@ class Factory:
         )
         return row[0]
 
-    async def patient(self, full_name: str | None = None, phone: str | None = None) -> dict:
+    async def patient(self, full_name: str | None = None, phone: str | None = None,
+                      centre_id: int | None = None) -> dict:
+        """A patient, registered at `centre_id` if given (which makes them that centre's patient)."""
         user = await self.user(user_type="PATIENT", full_name=full_name, phone=phone, with_password=False)
-        row = await self.fetchone("INSERT INTO patient_profiles (user_id) VALUES (%s) RETURNING id", (user["id"],))
+        row = await self.fetchone(
+            "INSERT INTO patient_profiles (user_id, registered_centre_id) VALUES (%s, %s) RETURNING id",
+            (user["id"], centre_id),
+        )
         return {"id": row[0], "user_id": user["id"], "phone": user["phone"]}
 
     async def token_for(self, user_id: int) -> str:

@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
-from mibo.api.resources import analytics
 from mibo.core import db
 from mibo.core.actor import Actor
+from mibo.domain import analytics
 
 NOW = dt.datetime.fromisoformat("2026-03-15T12:00:00+05:30")
 IST = "+05:30"
@@ -47,14 +47,33 @@ async def payment(factory, patient, appointment_id, amount, status="SUCCESS", pa
     return row[0]
 
 
-async def clinician(factory, centre, name) -> int:
+async def clinician(factory, centre, name, created=None, active=True) -> int:
     user = await factory.user(full_name=name)
-    return await factory.clinician_profile(user["id"], centre, specialization="Psychiatry")
+    clinician_id = await factory.clinician_profile(user["id"], centre, specialization="Psychiatry",
+                                                   is_active=active)
+    if created is not None:
+        await factory.fetchone("UPDATE clinician_profiles SET created_at = %s WHERE id = %s RETURNING id",
+                               (at(created), clinician_id))
+    return clinician_id
+
+
+async def patient_since(factory, created, centre=None) -> int:
+    """A patient whose record was made at `created` (IST), registered at `centre` if given."""
+    user = await factory.user(user_type="PATIENT", with_password=False)
+    row = await factory.fetchone(
+        "INSERT INTO patient_profiles (user_id, registered_centre_id, created_at) VALUES (%s, %s, %s) RETURNING id",
+        (user["id"], centre, at(created)),
+    )
+    return row[0]
 
 
 @pytest.fixture
 async def chain(factory):
-    """Two Kolkata centres, three clinicians, four patients, and a fortnight of activity.
+    """Two Kolkata centres, three active clinicians, five patients, and a fortnight of activity.
+
+    Clinicians c1 and c2 (and an inactive c4) at A since 1 Feb, c3 at B since Tue 10 Mar.
+    Patients' records made: p1 20 Feb, p3 1 Mar, p5 Thu 5 Mar (registered at B, never booked),
+    p2 Mon 09, p4 Thu 12; each belongs to a centre from their first appointment there (created).
 
     #  when (IST)    centre doctor patient type       status      created source   payment
     1  Mon 09 00:00  A      c1     p1      IN_PERSON  COMPLETED   01 Mar  desk     1000 paid 09 00:00
@@ -72,10 +91,15 @@ async def chain(factory):
     """
     a = await factory.centre("Centre A")
     b = await factory.centre("Centre B")
-    c1 = await clinician(factory, a, "Dr Asha Rao")
-    c2 = await clinician(factory, a, "Dr Vikram Nair")
-    c3 = await clinician(factory, b, "Dr Meera Iyer")
-    p1, p2, p3, p4 = [(await factory.patient())["id"] for _ in range(4)]
+    c1 = await clinician(factory, a, "Dr Asha Rao", created="2026-02-01T00:00:00")
+    c2 = await clinician(factory, a, "Dr Vikram Nair", created="2026-02-01T00:00:00")
+    c3 = await clinician(factory, b, "Dr Meera Iyer", created="2026-03-10T09:00:00")
+    await clinician(factory, a, "Dr Gone Away", created="2026-02-01T00:00:00", active=False)
+    p1 = await patient_since(factory, "2026-02-20T10:00:00")
+    p2 = await patient_since(factory, "2026-03-09T08:00:00")
+    p3 = await patient_since(factory, "2026-03-01T10:00:00")
+    p4 = await patient_since(factory, "2026-03-12T08:00:00")
+    await patient_since(factory, "2026-03-05T10:00:00", centre=b)
 
     a1 = await appointment(factory, p1, c1, a, "2026-03-09T00:00:00", created="2026-03-01T10:00:00")
     a2 = await appointment(factory, p2, c1, a, "2026-03-10T10:00:00", kind="FOLLOW_UP",
@@ -162,8 +186,8 @@ def test_now_without_zone_is_refused():
 async def test_dashboard_chain_wide_compares_with_previous_week(pool, chain):
     figures = await report(pool, analytics.dashboard_figures)
     assert plain(figures) == {
-        "total_patients": 4, "total_patients_change": 100.0,      # p1 p2 p3 p4 vs p1 p3
-        "active_doctors": 3, "active_doctors_change": 200.0,      # c1 c2 c3 vs c1
+        "total_patients": 5, "total_patients_change": 66.7,       # p1-p5 on 16 Mar vs p1 p3 p5 on 9 Mar
+        "active_doctors": 3, "active_doctors_change": 50.0,       # c1 c2 c3 vs c1 c2 (c4 is inactive)
         "follow_ups_booked": 2, "follow_ups_booked_change": 100.0,  # #2 #6 vs #8
         "total_revenue": 2400, "total_revenue_change": 100.0,     # 1000+500+800+100 vs 1200
     }
@@ -173,14 +197,14 @@ async def test_dashboard_chain_wide_compares_with_previous_week(pool, chain):
 async def test_dashboard_for_one_centre_and_null_for_zero_to_some(pool, chain):
     centre_a = plain(await report(pool, analytics.dashboard_figures, centres=[chain["a"]]))
     assert centre_a == {
-        "total_patients": 2, "total_patients_change": 0.0,
-        "active_doctors": 2, "active_doctors_change": 100.0,
+        "total_patients": 3, "total_patients_change": 50.0,  # p1 p2 p3 vs p1 (booked 1 Mar) p3 (2 Mar)
+        "active_doctors": 2, "active_doctors_change": 0.0,
         "follow_ups_booked": 2, "follow_ups_booked_change": 100.0,
         "total_revenue": 1500, "total_revenue_change": 25.0,
     }
     centre_b = plain(await report(pool, analytics.dashboard_figures, centres=[chain["b"]]))
     assert centre_b == {
-        "total_patients": 2, "total_patients_change": None,
+        "total_patients": 3, "total_patients_change": 200.0,  # p3 p4 p5 vs p5 (registered there)
         "active_doctors": 1, "active_doctors_change": None,
         "follow_ups_booked": 0, "follow_ups_booked_change": 0.0,  # 0 → 0 is no change
         "total_revenue": 800, "total_revenue_change": None,
@@ -191,8 +215,8 @@ async def test_dashboard_for_one_centre_and_null_for_zero_to_some(pool, chain):
 
 async def test_dashboard_month_puts_everything_in_the_current_period(pool, chain):
     figures = plain(await report(pool, analytics.dashboard_figures, period="month"))
-    assert figures["total_patients"] == 4  # p1 p2 p3 p4, the previous week now inside the period
-    assert figures["active_doctors"] == 3
+    assert figures["total_patients"] == 5 and figures["total_patients_change"] is None  # none by 14 Feb
+    assert figures["active_doctors"] == 3 and figures["active_doctors_change"] == 50.0  # c1 c2 by 14 Feb
     assert figures["follow_ups_booked"] == 3  # #2 #6 #8
     assert figures["total_revenue"] == 3600
     assert figures["total_revenue_change"] is None  # nothing paid in the 30 days before
@@ -251,7 +275,7 @@ async def test_a_centre_report_is_cut_in_the_centres_zone(pool, factory):
     await payment(factory, patient, visit, 900, paid="2026-03-09T00:30:00")
     admin = Actor(user_id=1, session_id=1, roles=frozenset({"ADMIN"}), centre_ids=frozenset())
     async with db.connection(pool) as cur:
-        scope = await analytics.analytics_scope(cur, admin, london)
+        scope = await analytics.analytics_scope(cur, admin, london, "Asia/Kolkata")
         assert scope == analytics.Scope([london], "Europe/London")
         window = analytics.period_window("week", NOW, scope.timezone)
         local = plain(await analytics.dashboard_figures(cur, window, scope.centres))
@@ -367,3 +391,37 @@ async def test_http_top_doctors_limit_is_validated(client, factory, limit):
     admin = await factory.staff("ADMIN")
     status, body = await get(client, "top-doctors", admin, limit=limit)
     assert status == 400 and "limit" in body["error"]["details"]
+
+
+async def test_http_stocks_count_booked_patients_and_active_clinicians_not_past_clinics(client, factory):
+    """Booked patients and active clinicians count although nobody has been seen yet."""
+    a, b = await factory.centre("Centre A"), await factory.centre("Centre B")
+    doctors = [await clinician(factory, a, f"Dr {n}") for n in range(2)]
+    await clinician(factory, a, "Dr Left", active=False)
+    await clinician(factory, b, "Dr Kochi")
+    next_month = dt.datetime.now(dt.UTC) + dt.timedelta(days=40)
+    for n, doctor in enumerate(doctors):
+        patient = (await factory.patient())["id"]
+        await appointment(factory, patient, doctor, a, next_month + dt.timedelta(hours=n), status="BOOKED",
+                          created=dt.datetime.now(dt.UTC))
+    admin = await factory.staff("ADMIN")
+    centre_manager = await factory.staff("CENTRE_MANAGER", [a])
+    for user, query, patients, doctors_active in ((admin, {}, 2, 3), (centre_manager, {}, 2, 2),
+                                                  (admin, {"centreId": str(b)}, 0, 1)):
+        status, body = await get(client, "dashboard", user, period="week", **query)
+        assert status == 200
+        data = body["data"]
+        assert (data["totalPatients"], data["activeDoctors"]) == (patients, doctors_active), (user, query)
+        # All of them arrived today: none stood at the end of the previous week.
+        assert data["activeDoctorsChange"] is None and data["totalPatientsChange"] in (None, 0.0)
+
+
+async def test_http_a_patient_registered_at_a_centre_counts_there_before_any_booking(client, factory):
+    a, b = await factory.centre("Centre A"), await factory.centre("Centre B")
+    await factory.patient(centre_id=a)
+    await factory.patient(centre_id=b)
+    await factory.patient()  # signed up on the website: the chain's, no centre's yet
+    admin = await factory.staff("ADMIN")
+    for query, patients in (({}, 3), ({"centreId": str(a)}, 1), ({"centreId": str(b)}, 1)):
+        status, body = await get(client, "dashboard", admin, period="week", **query)
+        assert (status, body["data"]["totalPatients"]) == (200, patients), query

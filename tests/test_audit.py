@@ -31,7 +31,7 @@ async def test_update_and_delete_on_audit_log_are_refused(settings, factory):
 async def test_patient_read_is_audited_with_actor_and_request_id(client, factory):
     centre = await factory.centre()
     desk = await factory.staff("FRONT_DESK", [centre])
-    patient = await factory.patient()
+    patient = await factory.patient(centre_id=centre)
     resp = await client.get(
         f"/api/patients/{patient['id']}", headers={**desk.headers, "X-Request-ID": "req-42"}
     )
@@ -47,7 +47,7 @@ async def test_audit_list_filters(client, factory):
     admin = await factory.staff("ADMIN")
     centre = await factory.centre()
     desk = await factory.staff("FRONT_DESK", [centre])
-    patient = await factory.patient()
+    patient = await factory.patient(centre_id=centre)
     other = await factory.patient()
     await client.get(f"/api/patients/{patient['id']}", headers=desk.headers)
     await client.get(f"/api/patients/{other['id']}", headers=admin.headers)

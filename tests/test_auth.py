@@ -377,7 +377,8 @@ async def test_expired_access_token(client, factory, settings):
 
 
 async def test_deactivated_user_loses_access_at_once(client, factory):
-    staff, access, refresh = await logged_in(client, factory)
+    # Not an ADMIN: the database keeps the last active administrator from being deactivated.
+    staff, access, refresh = await logged_in(client, factory, "MANAGER")
     await factory.fetchone("UPDATE users SET is_active = FALSE WHERE id = %s RETURNING id", (staff.id,))
     assert (await client.get("/api/auth/me", headers=bearer(access))).status == 401
     resp = await client.post("/api/auth/refresh", json={"refreshToken": refresh})

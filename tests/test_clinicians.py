@@ -69,12 +69,13 @@ async def test_admin_creates_clinician_with_new_user(client, factory):
 async def test_create_from_existing_staff_user(client, factory):
     centre = await factory.centre()
     manager = await factory.staff("CENTRE_MANAGER", [centre])
+    admin = await factory.staff("ADMIN")
     coordinator = await factory.staff("CARE_COORDINATOR", [centre], login=False)
-    resp = await client.post(
-        "/api/clinicians",
-        headers=manager.headers,
-        json={"userId": coordinator.id, "primaryCentreId": centre, "specialization": "Psychiatry"},
-    )
+    body = {"userId": coordinator.id, "primaryCentreId": centre, "specialization": "Psychiatry"}
+    # A login with other roles becomes a clinician only by an administrator.
+    resp = await client.post("/api/clinicians", headers=manager.headers, json=body)
+    assert resp.status == 403 and "userId" in error_of(await resp.json())[1]
+    resp = await client.post("/api/clinicians", headers=admin.headers, json=body)
     assert resp.status == 201
     data = (await resp.json())["data"]
     assert data["userId"] == coordinator.id and data["defaultDuration"] == 30
@@ -85,11 +86,7 @@ async def test_create_from_existing_staff_user(client, factory):
     )
     assert roles == (["CARE_COORDINATOR", "CLINICIAN"],)
     # A second profile for the same user is a duplicate.
-    resp = await client.post(
-        "/api/clinicians",
-        headers=manager.headers,
-        json={"userId": coordinator.id, "primaryCentreId": centre, "specialization": "Psychiatry"},
-    )
+    resp = await client.post("/api/clinicians", headers=admin.headers, json=body)
     assert resp.status == 409 and list(error_of(await resp.json())[1]) == ["userId"]
 
 
@@ -191,7 +188,6 @@ async def test_update_profile_and_scheduling_settings(client, factory):
             "bookingHorizonDays": 30,
             "maxDailyAppointments": None,
             "defaultDuration": 50,
-            "name": "Dr. Renamed",
         },
     )
     assert resp.status == 200
@@ -203,8 +199,11 @@ async def test_update_profile_and_scheduling_settings(client, factory):
         data["bookingHorizonDays"],
         data["maxDailyAppointments"],
         data["defaultDuration"],
-        data["name"],
-    ) == ("Addiction Psychiatry", 15, 60, 30, None, 50, "Dr. Renamed")
+    ) == ("Addiction Psychiatry", 15, 60, 30, None, 50)
+    # The login's identity is not the profile's: it changes through /api/users.
+    for field, value in (("name", "Dr. Renamed"), ("phone", "9845077777"), ("email", "x@mibo.test")):
+        resp = await client.put(f"/api/clinicians/{doc.clinician_id}", json={field: value}, headers=manager.headers)
+        assert resp.status == 400 and field in error_of(await resp.json())[1], field
     resp = await client.put(
         f"/api/clinicians/{doc.clinician_id}", json={"primaryCentreId": other}, headers=manager.headers
     )

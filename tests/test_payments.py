@@ -412,8 +412,13 @@ async def test_desk_payment_with_a_discounted_amount_and_bad_input(api, factory)
                 {"method": "CASH"}):
         resp = await api.post("/api/payments/desk", headers=coordinator.headers, json=bad)
         assert resp.status == 400, bad
+    # A discount is a waiver: not the coordinator's to give (tests/test_desk_payments.py).
     resp = await api.post("/api/payments/desk", headers=coordinator.headers, json={
         "appointmentId": appointment["id"], "method": "CASH", "amount": 1200.5})
+    assert resp.status == 422
+    manager = await factory.staff("CENTRE_MANAGER", [centre])
+    resp = await api.post("/api/payments/desk", headers=manager.headers, json={
+        "appointmentId": appointment["id"], "method": "CASH", "amount": 1200.5, "waiverReason": "Loyalty"})
     assert resp.status == 201
     assert await value(factory, "SELECT amount FROM payments") == 1200.5
 

@@ -79,7 +79,8 @@ class Settings:
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
-    default_timezone: str = "Asia/Kolkata"
+    # The chain's own zone: its "today", chain-wide reports, a new centre's default zone.
+    chain_timezone: str = "Asia/Kolkata"
     sandbox_url: str = "http://127.0.0.1:8070"
     gallabox_base_url: str = ""
     gallabox_api_key: str = "sandbox-gallabox-key"
@@ -234,7 +235,8 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
     "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "SERVICE_TOKEN": ("service_token", _text),
-    "DEFAULT_TIMEZONE": ("default_timezone", _timezone),
+    "DEFAULT_TIMEZONE": ("chain_timezone", _timezone),  # the setting's former name, still read
+    "CHAIN_TIMEZONE": ("chain_timezone", _timezone),  # after it, so that it wins when both are set
     "SANDBOX_URL": ("sandbox_url", _url("http", "https")),
     "GALLABOX_BASE_URL": ("gallabox_base_url", _optional_url),
     "GALLABOX_API_KEY": ("gallabox_api_key", _text),

@@ -100,6 +100,15 @@ patient_profiles = Table(
     Column("emergency_contact_phone", String(20)),
     Column("notes", Text),
     _active(), _created(), _updated(),
+    # 0011_centre_relationships
+    _ref("registered_centre_id"),
+)
+
+# 0011_centre_relationships: the centres a patient belongs to (kept by triggers).
+patient_centres = Table(
+    "patient_centres", metadata,
+    _ref("patient_id", False), _ref("centre_id", False),
+    Column("since", TZ, nullable=False),
 )
 
 clinician_profiles = Table(
@@ -161,6 +170,9 @@ payments = Table(
     Column("reference", String(100)),
     Column("flag_reason", Text),
     Column("flagged_at", TZ),
+    # 0012_payment_waivers
+    Column("waived_amount", Numeric(10, 2)),
+    Column("waiver_reason", Text),
 )
 
 

@@ -66,6 +66,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         # --- from the endpoint tables ---
         "auth.session": list(ROLES),  # /api/auth/me, /api/auth/logout: any signed-in staff member
         "users.view": [ADMIN],
+        # PUT /api/users/{id} for a CENTRE_MANAGER too, but only on the logins of their own clinicians
+        # (mibo.domain.staff.may_manage_login): users.update above stays "any account", ADMIN only.
+        "users.update_clinician_logins": [ADMIN, CENTRE_MANAGER],
         "centres.view": list(ROLES),
         "clinicians.view": list(ROLES),
         "appointments.view": list(ROLES),  # scoped further by view_all / view_centre / view_own
@@ -75,6 +78,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "payments.create": list(ROLES),
         "payments.view": list(ROLES),
         "payments.record": list(_DESK),  # desk payments (cash/card/UPI) and payment links
+        # A desk payment for less than what is due, with a reason (a waiver or a discount).
+        "payments.waive": [ADMIN, MANAGER, CENTRE_MANAGER],
         "notifications.send": [ADMIN],  # "System": ADMIN or the service token
         "notifications.view": [ADMIN],
         "video.generate": [ADMIN],  # "System"

@@ -19,8 +19,18 @@ STATUSES = (BOOKED, CONFIRMED, IN_PROGRESS, RESCHEDULED, COMPLETED, CANCELLED, N
 # Statuses that hold the clinician's and the patient's time (the exclusion constraints and the
 # partial index on live appointments use the same set: change them together, in a migration).
 LIVE = (BOOKED, CONFIRMED, IN_PROGRESS)
-# The same, for SQL: `status IN {LIVE_SQL}`.
-LIVE_SQL = "(" + ", ".join(f"'{status}'" for status in LIVE) + ")"
+# Statuses of an appointment that happened or is to happen: the clinician saw (or will see) the
+# patient, or the patient did not come. A RESCHEDULED original is not held: its child is.
+HELD = (BOOKED, CONFIRMED, IN_PROGRESS, COMPLETED, NO_SHOW)
+
+
+def sql_list(statuses: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+# The same, for SQL: `status IN {LIVE_SQL}`, `status IN {HELD_SQL}`.
+LIVE_SQL = sql_list(LIVE)
+HELD_SQL = sql_list(HELD)
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     BOOKED: (CONFIRMED, IN_PROGRESS, CANCELLED, RESCHEDULED),

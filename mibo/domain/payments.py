@@ -25,7 +25,7 @@ from mibo.core import audit, db, listing, outbox, tables
 from mibo.core.actor import Actor
 from mibo.core.errors import ApiError
 from mibo.core.logs import log_event
-from mibo.domain import appointments, payment_links
+from mibo.domain import access, appointments, patients, payment_links
 from mibo.domain.appointment_states import BOOKED, CANCELLED, COMPLETED, CONFIRMED
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ UNCHANGED = "UNCHANGED"  # an event that cannot move the payment forwards (faile
 PAYMENT_COLUMNS = """
 p.id, p.patient_id, p.appointment_id, a.centre_id, a.clinician_id, p.provider, p.channel, p.order_id, p.payment_id,
 p.payment_link_id, p.payment_link_url, p.amount, p.currency, p.status, p.recorded_by_user_id, p.note,
-p.reference, p.failure_reason, p.flag_reason, p.paid_at, p.expires_at, p.created_at, p.updated_at
+p.reference, p.failure_reason, p.flag_reason, p.waived_amount, p.waiver_reason, p.paid_at, p.expires_at,
+p.created_at, p.updated_at
 """
 
 PAYMENT_BY_ID = f"""
@@ -114,9 +115,9 @@ ORDER_OF_PAYMENT = "SELECT order_id FROM payments WHERE id = %s"
 
 INSERT_DESK_PAYMENT = """
 INSERT INTO payments (patient_id, appointment_id, provider, channel, amount, currency, status,
-                      recorded_by_user_id, note, reference, paid_at)
+                      recorded_by_user_id, note, reference, paid_at, waived_amount, waiver_reason)
 VALUES (%(patient_id)s, %(appointment_id)s, %(method)s, 'DESK', %(amount)s, %(currency)s, 'SUCCESS',
-        %(user_id)s, %(note)s, %(reference)s, now())
+        %(user_id)s, %(note)s, %(reference)s, now(), %(waived_amount)s, %(waiver_reason)s)
 RETURNING id
 """
 
@@ -160,8 +161,6 @@ WHERE id = %(id)s
 OTHER_SUCCESSFUL_PAYMENTS = """
 SELECT count(*) FROM payments WHERE appointment_id = %s AND id <> %s AND status = 'SUCCESS'
 """
-
-PATIENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM patient_profiles WHERE id = %s)"
 
 INSERT_WEBHOOK_EVENT = """
 INSERT INTO webhook_events (provider, event_id, event_type, payload, signed_key)
@@ -392,23 +391,56 @@ async def request_payment_link(cur, actor: Actor, appointment_id: int) -> tuple[
     return await payment(cur, payment_id), True
 
 
+def desk_amount(actor: Actor, due: Decimal, amount: Decimal | None, waiver_reason: str | None) -> Decimal | None:
+    """What a desk payment waives of what is due (None: nothing), or why it cannot be taken.
+
+    Money taken at the desk confirms the appointment, so it must be what is due. Less is a
+    waiver (a discount, a hardship case): only a role allowed to waive records one, with a
+    reason. More is never taken.
+    """
+    if amount is None or amount == due:
+        if waiver_reason is not None:
+            raise ApiError.validation({"waiverReason": ["Nothing is waived when the amount due is paid."]})
+        return None
+    if amount > due:
+        raise ApiError.unprocessable(f"The amount is more than the {due} due", {"amount": [f"At most {due}."]},
+                                     code="AMOUNT_NOT_DUE")
+    if not access.can(actor, "payments.waive"):
+        raise ApiError.unprocessable(f"The amount must be the {due} due; a manager can waive the rest",
+                                     {"amount": [f"Must be {due}."]}, code="AMOUNT_NOT_DUE")
+    if waiver_reason is None:
+        raise ApiError.validation({"waiverReason": ["Say why the rest of what is due is waived."]})
+    return due - amount
+
+
 async def record_desk_payment(cur, actor: Actor, appointment_id: int, *, method: str, amount: Decimal | None,
-                              note: str | None, reference: str | None, now: dt.datetime) -> int:
-    """Money taken at the desk (cash, card, UPI): SUCCESS at once, and the appointment confirmed."""
+                              note: str | None, reference: str | None, now: dt.datetime,
+                              waiver_reason: str | None = None) -> int:
+    """Money taken at the desk (cash, card, UPI): SUCCESS at once, and the appointment confirmed.
+
+    The amount is the clinician's fee unless given; less than that is a waiver (see desk_amount).
+    """
     appointment = await payable_appointment(cur, actor, appointment_id)
+    due = appointment["consultation_fee"]
+    waived = desk_amount(actor, due, amount, waiver_reason)
+    paid = due if amount is None else amount
     payment_id = await db.fetch_value(cur, INSERT_DESK_PAYMENT, {
         "patient_id": appointment["patient_id"], "appointment_id": appointment["id"], "method": method,
-        "amount": appointment["consultation_fee"] if amount is None else amount, "currency": CURRENCY,
-        "user_id": actor.user_id, "note": note, "reference": reference,
+        "amount": paid, "currency": CURRENCY, "user_id": actor.user_id, "note": note, "reference": reference,
+        "waived_amount": waived, "waiver_reason": waiver_reason if waived else None,
     })
     await confirm_for_payment(cur, actor, appointment, payment_id, f"Paid at the desk ({method})", now)
-    await audit.record(cur, actor, "payment.desk_recorded", "payment", payment_id, appointment["centre_id"],
-                       {"method": method})
+    details = {"method": method, "amount": paid, "due": due}
+    if waived:
+        details["waiver"] = {"amount": waived, "reason": waiver_reason}
+    await audit.record(cur, actor, "payment.desk_recorded", "payment", payment_id, appointment["centre_id"], details)
     return payment_id
 
 
 async def payments_of_patient(cur, actor: Actor, patient_id: int, limit: int, offset: int):
-    """A patient's payments the actor may see (their appointments' scope); returns (rows, total)."""
+    """A patient's payments the actor may see (the patient must be one they see; then their
+    appointments' scope); returns (rows, total)."""
+    await patients.check_visible(cur, actor, patient_id)
     p, a = tables.payments, tables.appointments
     where = [p.c.patient_id == patient_id]
     scope = appointments.patient_appointment_scope(actor)
@@ -416,8 +448,6 @@ async def payments_of_patient(cur, actor: Actor, patient_id: int, limit: int, of
         where.append(p.c.appointment_id.in_(select(a.c.id).where(a.c.centre_id.in_(scope["centre_ids"]))))
     if scope["clinician_id"] is not None:
         where.append(p.c.appointment_id.in_(select(a.c.id).where(a.c.clinician_id == scope["clinician_id"])))
-    if not await db.fetch_value(cur, PATIENT_EXISTS, (patient_id,)):
-        raise ApiError.not_found("patient")
     page = listing.page_of_ids(p.c.id, where, (p.c.created_at.desc(), p.c.id.desc()), limit, offset)
     rows, total = await listing.fetch_page(cur, page, PAYMENT_PAGE, offset)
     await audit.record(cur, actor, "payments.read", "patient", patient_id)

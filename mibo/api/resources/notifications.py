@@ -94,7 +94,7 @@ async def history(request: web.Request) -> web.Response:
     where = [getattr(n.c, name) == query[name]
              for name in ("appointment_id", "status", "kind") if name in query]
     # Days are the chain's calendar days, not the server's or UTC's.
-    tz = request.app[SETTINGS].default_timezone
+    tz = request.app[SETTINGS].chain_timezone
     if "from_" in query:
         where.append(n.c.created_at >= local_midnight(query["from_"], tz))
     if "to" in query:

@@ -156,13 +156,13 @@ async def create_payment_link(request: web.Request) -> web.Response:
 
 @requires("payments.record")
 @documented("Record a payment taken at the desk (cash, card, UPI)", tags=("Payments",),
-            body=DeskPaymentSchema, response=PaymentSchema, status=201, errors=(400, 403, 404, 409))
+            body=DeskPaymentSchema, response=PaymentSchema, status=201, errors=(400, 403, 404, 409, 422))
 async def desk_payment(request: web.Request) -> web.Response:
     body = await read_json(request, DeskPaymentSchema())
     async with db.transaction(request.app[DB]) as cur:
         payment_id = await payments.record_desk_payment(
             cur, request[ACTOR], body["appointment_id"], method=body["method"], amount=body.get("amount"),
-            note=body["note"], reference=body["reference"], now=utc_now())
+            note=body["note"], reference=body["reference"], now=utc_now(), waiver_reason=body.get("waiver_reason"))
         payment = await payments.payment(cur, payment_id)
     return ok(_payment_schema.dump(payment), status=201)
 

@@ -1,5 +1,5 @@
-"""Invariant 6, found in review: ids reached through a body or a sub-resource obey the same scope as
-the record they belong to (another centre's staff, another clinician's meet link or payments)."""
+"""Ids reached through a body or a sub-resource obey the same scope as the record they belong to:
+another centre's staff, another clinician's meet link or payments."""
 
 from tests.ops_helpers import error_of, insert_appointment
 
