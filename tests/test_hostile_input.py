@@ -1,4 +1,4 @@
-"""Invariant 8: bad input is a 4xx, never a 500 — thrown at every route that reads a body or a query.
+"""Bad input is a 4xx, never a 500 — thrown at every route that reads a body or a query.
 
 The routes and their schemas come from the app itself (each handler's @documented body/query),
 so a new route is covered the day it is added. For each one a plausible valid body is built from the schema, then each

@@ -211,7 +211,7 @@ async def test_relay_publishes_right_after_commit(client, pool, queue_reader, pu
 
 
 async def test_publishing_to_a_hung_redis_never_blocks_the_event_loop(pool, settings):
-    """Invariant 5 for the relay in the API process: a Redis that accepts connections and never
+    """The relay in the API process never blocks the event loop: a Redis that accepts connections and never
     answers stalls only the publisher's thread (until its socket timeout), not the event loop."""
     accepted: list[asyncio.StreamWriter] = []
     hung = await asyncio.start_server(lambda reader, writer: accepted.append(writer), "127.0.0.1", 0)

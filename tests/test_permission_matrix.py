@@ -1,4 +1,4 @@
-"""Invariant 6: every route, every role, from the one permission table.
+"""Every route, every role, from the one permission table.
 
 The walk is generic over the app's router, so a route added tomorrow is covered by it
 tomorrow: a role outside the route's permission gets 403 FORBIDDEN before anything else

@@ -45,7 +45,7 @@ async def redis_ctx(app: web.Application):
 
 
 async def executor_ctx(app: web.Application):
-    # bcrypt releases the GIL, so threads keep it off the event loop (invariant 5).
+    # bcrypt releases the GIL, so threads keep it off the event loop, which must never block.
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bcrypt")
     yield
     app[EXECUTOR].shutdown(wait=True)

@@ -98,7 +98,7 @@ class Settings:
     payment_link_expiry_minutes: int = 60
     payment_reconcile_after_minutes: int = 15
     payment_order_expiry_minutes: int = 120
-    # Background jobs (issue 5).
+    # Background jobs.
     otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
     principal_cache_seconds: int = 60
     outbox_relay: bool = True

@@ -1,4 +1,4 @@
-"""Writing work for the background actors (invariant 2).
+"""Writing work for the background actors, in the transaction of the change that causes it.
 
 `enqueue` adds an outbox row in the caller's transaction, so the work exists if and only
 if the change that caused it committed. The relay (jobs/relay.py) publishes committed rows

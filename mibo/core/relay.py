@@ -1,4 +1,4 @@
-"""Outbox → Dramatiq: publish committed outbox rows and mark them published (invariant 2).
+"""Outbox → Dramatiq: publish committed outbox rows and mark them published.
 
 An AFTER INSERT trigger (migration 0004) does pg_notify('outbox'), which PostgreSQL delivers
 only when the inserting transaction commits. The API process LISTENs on a dedicated

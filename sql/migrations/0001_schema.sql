@@ -166,7 +166,7 @@ CREATE TABLE appointments (
   created_at             TIMESTAMPTZ NOT NULL DEFAULT now(),
   updated_at             TIMESTAMPTZ NOT NULL DEFAULT now(),
   CONSTRAINT appointments_time_check CHECK (scheduled_end_at > scheduled_start_at),
-  -- Invariant 1: no clinician is ever booked twice at once; no patient is in two places at once.
+  -- No clinician is ever booked twice at once; no patient is in two places at once.
   CONSTRAINT appointments_no_clinician_overlap EXCLUDE USING gist (
     clinician_id WITH =, tstzrange(scheduled_start_at, scheduled_end_at, '[)') WITH &&
   ) WHERE (status IN ('BOOKED', 'CONFIRMED')),
@@ -253,7 +253,7 @@ CREATE INDEX auth_sessions_expires_idx ON auth_sessions (expires_at);
 
 CREATE TABLE notification_logs (
   id                   BIGSERIAL PRIMARY KEY,
-  -- One message per purpose, e.g. 'appointment:42:CONFIRMATION:patient' (invariant 3).
+  -- One message per purpose, e.g. 'appointment:42:CONFIRMATION:patient', so a retried send never sends twice.
   idempotency_key      VARCHAR(200) NOT NULL CONSTRAINT notification_logs_idempotency_key UNIQUE,
   appointment_id       BIGINT REFERENCES appointments(id),
   user_id              BIGINT REFERENCES users(id),
@@ -275,7 +275,7 @@ CREATE INDEX notification_logs_appointment_idx ON notification_logs (appointment
 CREATE INDEX notification_logs_status_idx ON notification_logs (status, next_attempt_at);
 CREATE INDEX notification_logs_created_idx ON notification_logs (created_at);
 
--- Invariant 2: work for actors is written here in the same transaction as its cause.
+-- Work for actors is written here in the same transaction as its cause, so none is lost or invented.
 CREATE TABLE outbox (
   id            BIGSERIAL PRIMARY KEY,
   actor_name    VARCHAR(100) NOT NULL,
@@ -289,7 +289,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
 
--- Invariant 4: each provider event is processed once.
+-- Each provider event is processed once.
 CREATE TABLE webhook_events (
   id            BIGSERIAL PRIMARY KEY,
   provider      VARCHAR(30) NOT NULL,

@@ -73,7 +73,7 @@ async def get_appointment(request: web.Request) -> web.Response:
 
 @requires("appointments.create")
 @documented(
-    "Book an appointment (the spec's Appointment Creation Flow)",
+    "Book an appointment",
     tags=TAGS, body=CreateAppointmentSchema, response=AppointmentSchema, status=201,
     errors=(400, 403, 404, 409, 422),
 )
