@@ -213,7 +213,9 @@ _DIALECT = pg_psycopg2.dialect()
 
 
 def compile_query(statement) -> tuple[str, dict]:
-    """Core statement -> (SQL, params) for an aiopg cursor (render_postcompile inlines the expanded IN lists, which aiopg's cursor cannot take as parameters)."""
+    """Core statement -> (SQL, params) for an aiopg cursor.
+
+    render_postcompile expands IN lists into one parameter per item, which a plain cursor can take."""
     compiled = statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     return str(compiled), compiled.params
 

@@ -3,11 +3,11 @@
 Every surface (the staff API, the patient website, the admin panel's contract, the payment
 actors, blocks, the scheduler) moves an appointment through `change_status`: it checks the state
 machine against the locked row, writes the status history, the audit row and the outbox rows of
-what follows (messages, refunds, closing payment links). Booking is one transaction: centre, patient, the clinician (locked), the clinician's
-availability in the centre's zone, then the insert, its history, outbox and audit rows. The
-exclusion constraints on appointments are the last word on overlaps; the checks before them give
-the clearer error and cover what no constraint can express (buffers, blocks, notice, horizon, the
-daily cap).
+what follows (messages, refunds, closing payment links). Booking is one transaction: centre,
+patient, the clinician (locked), the clinician's availability in the centre's zone, then the insert,
+its history, outbox and audit rows. The exclusion constraints on appointments are the last word on
+overlaps; the checks before them give the clearer error and cover what no constraint can express
+(buffers, blocks, notice, horizon, the daily cap).
 
 Lock order everywhere: clinician rows (by id), then appointment rows, then payment rows.
 """
