@@ -25,6 +25,7 @@ from mibo.core import config, db
 from mibo.core import outbox as names
 from mibo.core.logs import log_event, setup_logging
 from mibo.core.relay import Publisher, publish_pending
+from mibo.domain.appointment_states import LIVE_SQL
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,13 @@ REMINDER_FROM_HOUR = 9
 
 # Tomorrow, in each centre's own zone, relative to %(now)s (a parameter so tests and the bench
 # can say what "now" is). Dedupe key: one reminder per appointment and start time.
-ENQUEUE_REMINDERS = """
+ENQUEUE_REMINDERS = f"""
 INSERT INTO outbox (actor_name, args, dedupe_key)
 SELECT %(actor)s, jsonb_build_array(a.id, a.scheduled_start_at),
        'reminder:' || a.id || ':' || EXTRACT(EPOCH FROM a.scheduled_start_at)::bigint
 FROM appointments a
 JOIN centres c ON c.id = a.centre_id
-WHERE a.status IN ('BOOKED', 'CONFIRMED')
+WHERE a.status IN {LIVE_SQL}
   AND a.scheduled_start_at >= %(now)s
   AND a.scheduled_start_at < %(now)s + interval '2 days'
   AND (a.scheduled_start_at AT TIME ZONE c.timezone)::date = (%(now)s AT TIME ZONE c.timezone)::date + 1

@@ -5,8 +5,9 @@ Importing an actor module registers its actors; each of them imports jobs.broker
 
 from __future__ import annotations
 
+from jobs import context
 from jobs.actors import appointments, maintenance, notifications, otp, payments, video  # noqa: F401  (register the actors)
-from jobs.broker import broker, settings
+from jobs.broker import broker
 from jobs.metrics import JobMetrics
 
-broker.add_middleware(JobMetrics(port=settings.worker_metrics_port))
+broker.add_middleware(JobMetrics(port=context.settings().worker_metrics_port))

@@ -21,6 +21,7 @@ from dramatiq.middleware import TimeLimitExceeded  # noqa: E402
 import jobs.broker  # noqa: E402
 import jobs.context  # noqa: E402
 from jobs.actors import appointments, maintenance, notifications, otp, payments, video  # noqa: E402,F401
+from mibo.core import outbox  # noqa: E402
 from mibo.domain import messages  # noqa: E402
 from mibo.domain import otp_delivery as otp_sender  # noqa: E402
 from mibo.providers.errors import ProviderError  # noqa: E402
@@ -59,7 +60,7 @@ class Runner:
 async def runner(pool, sandbox, monkeypatch):
     broker = jobs.broker.broker
     assert isinstance(broker, StubBroker), "run with MIBO_BROKER=stub (set by this module before import)"
-    monkeypatch.setattr(jobs.broker, "settings", sandbox.settings)
+    monkeypatch.setattr(jobs.context, "_settings", sandbox.settings)
     monkeypatch.setattr(jobs.context, "_pool", pool)
     monkeypatch.setattr(jobs.context, "_clients", threading.local())
     broker.flush_all()
@@ -333,15 +334,6 @@ async def test_messages_about_missing_rows_end_cleanly(pool, sandbox, runner):
     assert sandbox.state.requests == []
 
 
-# Every actor the workers run (jobs/worker.py imports these modules).
-ACTORS = {
-    "appointment_booked", "appointment_confirmed", "appointment_rescheduled", "appointment_cancelled",
-    "create_meet_link", "notify_appointment", "appointment_reminder", "send_notification", "send_otp",
-    "process_razorpay_event", "create_payment_link", "reconcile_payment", "reconcile_payments", "purge_expired",
-    "cancel_payment_link",
-}
-
-
 async def test_malformed_arguments_fail_once_and_are_not_retried(pool, runner):
     """A message with a wrong id type or arity fails the same way every time: retrying cannot help."""
     with pytest.raises(psycopg2.DataError) as bad_id:
@@ -352,10 +344,21 @@ async def test_malformed_arguments_fail_once_and_are_not_retried(pool, runner):
         assert not appointments.appointment_booked.options["retry_when"](0, exc)
 
 
+def test_every_registered_name_has_an_actor_and_every_actor_is_registered():
+    import jobs.worker  # noqa: F401  (the module workers run: it imports every actor module)
+
+    assert set(jobs.broker.broker.actors) == outbox.ACTORS
+
+
+def test_an_actor_outside_the_registry_is_refused_at_declaration():
+    with pytest.raises(ValueError, match="not in mibo.core.outbox.ACTORS"):
+        jobs.broker.actor("send_notificaton")
+    assert "send_notificaton" not in jobs.broker.broker.actors
+
+
 def test_every_actor_has_bounded_retries_and_time_and_age_limits():
     broker = jobs.broker.broker
-    assert set(broker.actors) == ACTORS
-    for name in ACTORS:
+    for name in outbox.ACTORS:
         opts = broker.get_actor(name).options
         retry_when = opts["retry_when"]
         assert 0 < opts["time_limit"] <= 10 * 60_000, name

@@ -118,7 +118,7 @@ async def test_a_retried_link_creation_reuses_the_link_razorpay_already_made(api
     made = await asyncio.to_thread(client.create_payment_link, FEE * 100, "INR", "x",
                                    {"name": "Ravi", "contact": "+919800000000"},
                                    int(dt.datetime.now(dt.UTC).timestamp()) + 3600,
-                                   payment_jobs.reference_id(payment_id))
+                                   payment_jobs.rules.receipt(payment_id))
     client.close()
     assert await payment_jobs.make_payment_link(pool, pay_settings, payment_id) == "SENT"
     assert len(sandbox.state.links) == 1

@@ -12,15 +12,15 @@ changes nothing the second time (the Meet link and each message are keyed in the
 
 from __future__ import annotations
 
-import dramatiq
-
 from jobs import context
 from jobs.actors.notifications import notify_appointment
 from jobs.actors.video import create_meet_link
+from jobs.broker import actor
 from jobs.options import MINUTE, SECOND, options
 from mibo.core import db
 from mibo.core import outbox as names
 from mibo.domain import messages
+from mibo.providers.google_calendar import GoogleCalendar
 
 APPOINTMENT_STATE = """
 SELECT id, appointment_type, scheduled_start_at, scheduled_end_at, meet_link, calendar_event_id
@@ -47,17 +47,17 @@ async def _start_chain(appointment_id: int, kind: str) -> None:
         await context.in_thread(notify_appointment.send, appointment_id, kind)
 
 
-@dramatiq.actor(actor_name=names.APPOINTMENT_BOOKED, **options(time_limit=30 * SECOND))
+@actor(names.APPOINTMENT_BOOKED, **options(time_limit=30 * SECOND))
 async def appointment_booked(appointment_id: int) -> None:
     await _start_chain(appointment_id, messages.BOOKED)
 
 
-@dramatiq.actor(actor_name=names.APPOINTMENT_CONFIRMED, **options(time_limit=30 * SECOND))
+@actor(names.APPOINTMENT_CONFIRMED, **options(time_limit=30 * SECOND))
 async def appointment_confirmed(appointment_id: int) -> None:
     await _start_chain(appointment_id, messages.CONFIRMED)
 
 
-@dramatiq.actor(actor_name=names.APPOINTMENT_RESCHEDULED, **options(time_limit=2 * MINUTE))
+@actor(names.APPOINTMENT_RESCHEDULED, **options(time_limit=2 * MINUTE))
 async def appointment_rescheduled(old_appointment_id: int, new_appointment_id: int) -> None:
     pool = await context.pool()
     async with db.transaction(pool) as cur:
@@ -70,18 +70,18 @@ async def appointment_rescheduled(old_appointment_id: int, new_appointment_id: i
     if new["appointment_type"] == "ONLINE":
         if new["calendar_event_id"]:
             # Patching the time is idempotent: a second run sets the same time again.
-            await context.calendar_call("update_event_time", calendar_id, new["calendar_event_id"],
+            await context.calendar_call(GoogleCalendar.update_event_time, calendar_id, new["calendar_event_id"],
                                         new["scheduled_start_at"], new["scheduled_end_at"])
         elif new["meet_link"] is None:
             await context.in_thread(create_meet_link.send, new_appointment_id, messages.RESCHEDULED)
             return
     elif old is not None and old["calendar_event_id"] and old["id"] != new["id"]:
         # Moved from online to in person: the old meeting must not stay in the calendars.
-        await context.calendar_call("cancel_event", calendar_id, old["calendar_event_id"])
+        await context.calendar_call(GoogleCalendar.cancel_event, calendar_id, old["calendar_event_id"])
     await context.in_thread(notify_appointment.send, new_appointment_id, messages.RESCHEDULED)
 
 
-@dramatiq.actor(actor_name=names.APPOINTMENT_CANCELLED, **options(time_limit=2 * MINUTE))
+@actor(names.APPOINTMENT_CANCELLED, **options(time_limit=2 * MINUTE))
 async def appointment_cancelled(appointment_id: int) -> None:
     pool = await context.pool()
     appt = await db.query_one(pool, APPOINTMENT_STATE, (appointment_id,))
@@ -89,6 +89,6 @@ async def appointment_cancelled(appointment_id: int) -> None:
         return
     if appt["calendar_event_id"]:
         # Deleting an already deleted event counts as done (see GoogleCalendar.cancel_event).
-        await context.calendar_call("cancel_event", context.settings().google_calendar_id,
-                                appt["calendar_event_id"])
+        await context.calendar_call(GoogleCalendar.cancel_event, context.settings().google_calendar_id,
+                                    appt["calendar_event_id"])
     await context.in_thread(notify_appointment.send, appointment_id, messages.CANCELLED)

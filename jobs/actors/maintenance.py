@@ -7,9 +7,8 @@ run, or two runs at once, change nothing.
 
 from __future__ import annotations
 
-import dramatiq
-
 from jobs import context
+from jobs.broker import actor
 from jobs.options import HOUR, MINUTE, options
 from mibo.core import db
 from mibo.core import outbox as names
@@ -37,6 +36,6 @@ async def purge(pool, settings: Settings) -> dict[str, int]:
 
 
 # Periodic: the next hour's run is its retry.
-@dramatiq.actor(actor_name=names.PURGE_EXPIRED, **options(max_retries=0, time_limit=10 * MINUTE, max_age=HOUR))
+@actor(names.PURGE_EXPIRED, **options(max_retries=0, time_limit=10 * MINUTE, max_age=HOUR))
 async def purge_expired() -> None:
     await purge(await context.pool(), context.settings())

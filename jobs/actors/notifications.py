@@ -7,50 +7,37 @@ re-checks the appointment as it is NOW (a message that no longer applies is mark
 not sent), calls Gallabox once and records the outcome. A row already SENT is left alone, and
 a row another worker is sending is skipped (its lock is held for the duration of the call).
 
-The contract other modules rely on (payments): insert a notification_logs row with
-template_name, recipient_phone and payload {"name": ..., "bodyValues": {...}} and queue
-send_notification(row id) through the outbox.
+The contract other modules rely on (payments, OTPs): write a row with
+mibo.domain.notifications.add (template_name, recipient_phone and payload
+{"name": ..., "bodyValues": {...}}) and queue send_notification(row id) through the outbox.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
-import dramatiq
-
 from jobs import context
+from jobs.broker import actor
 from jobs.options import HOUR, MINUTE, SECOND, options
 from mibo.core import db
 from mibo.core import outbox as names
 from mibo.core.logs import log_event, mask_phone
-from mibo.domain import messages
+from mibo.domain import messages, notifications
+from mibo.domain.appointments import PEOPLE_JOINS
 from mibo.domain.otp_delivery import KIND as OTP_KIND
 from mibo.providers.errors import ProviderError
+from mibo.providers.gallabox import GallaboxClient
 
 log = logging.getLogger(__name__)
 
-APPOINTMENT_FOR_MESSAGES = """
+APPOINTMENT_FOR_MESSAGES = f"""
 SELECT a.id, a.status, a.appointment_type, a.scheduled_start_at, a.meet_link, a.cancellation_reason,
        c.name AS centre_name, c.timezone,
        pu.id AS patient_user_id, pu.full_name AS patient_name, pu.phone AS patient_phone,
        cu.id AS clinician_user_id, cu.full_name AS clinician_name, cu.phone AS clinician_phone
-FROM appointments a
-JOIN centres c ON c.id = a.centre_id
-JOIN patient_profiles pp ON pp.id = a.patient_id
-JOIN users pu ON pu.id = pp.user_id
-JOIN clinician_profiles cp ON cp.id = a.clinician_id
-JOIN users cu ON cu.id = cp.user_id
+FROM appointments a {PEOPLE_JOINS}
 WHERE a.id = %s
-"""
-
-INSERT_NOTIFICATION = """
-INSERT INTO notification_logs (idempotency_key, appointment_id, user_id, channel, kind, template_name,
-                               recipient_phone, payload)
-VALUES (%(idempotency_key)s, %(appointment_id)s, %(user_id)s, 'WHATSAPP', %(kind)s, %(template_name)s,
-        %(recipient_phone)s, %(payload)s::jsonb)
-ON CONFLICT (idempotency_key) DO NOTHING
 """
 
 NOTIFICATIONS_TO_SEND = """
@@ -106,7 +93,7 @@ async def queue_messages(appointment_id: int, kind: str, start_iso: str | None =
         starts_at = datetime.fromisoformat(start_iso) if start_iso else appt["scheduled_start_at"]
         rows = messages.build_messages(appt, kind, starts_at)
         for row in rows:
-            await db.execute(cur, INSERT_NOTIFICATION, {**row, "payload": json.dumps(row["payload"])})
+            await notifications.add(cur, **row)
         pending = await db.fetch_all(cur, NOTIFICATIONS_TO_SEND, ([row["idempotency_key"] for row in rows],))
     ids = [row["id"] for row in pending]
     for notification_id in ids:
@@ -114,20 +101,19 @@ async def queue_messages(appointment_id: int, kind: str, start_iso: str | None =
     return ids
 
 
-@dramatiq.actor(actor_name="notify_appointment", **options(time_limit=30 * SECOND))
+@actor(names.NOTIFY_APPOINTMENT, **options(time_limit=30 * SECOND))
 async def notify_appointment(appointment_id: int, kind: str) -> None:
     await queue_messages(appointment_id, kind)
 
 
-@dramatiq.actor(actor_name=names.APPOINTMENT_REMINDER, queue_name=names.REMINDERS_QUEUE,
-                **options(time_limit=30 * SECOND, max_age=12 * HOUR))
+@actor(names.APPOINTMENT_REMINDER, **options(time_limit=30 * SECOND, max_age=12 * HOUR))
 async def appointment_reminder(appointment_id: int, start_iso: str) -> None:
     """The day-before reminder, for the start time it was queued for (see messages.is_superseded)."""
     await queue_messages(appointment_id, messages.REMINDER, start_iso)
 
 
-@dramatiq.actor(actor_name=names.SEND_NOTIFICATION,
-                **options(max_retries=4, min_backoff=SECOND, max_backoff=MINUTE, time_limit=MINUTE))
+@actor(names.SEND_NOTIFICATION,
+       **options(max_retries=4, min_backoff=SECOND, max_backoff=MINUTE, time_limit=MINUTE))
 async def send_notification(notification_log_id: int) -> None:
     await deliver(notification_log_id)
 
@@ -161,7 +147,7 @@ async def deliver(notification_log_id: int, secret_values: dict | None = None) -
         payload = row["payload"]
         try:
             message_id = await context.gallabox_call(
-                "send_template", row["recipient_phone"], payload.get("name") or "",
+                GallaboxClient.send_template, row["recipient_phone"], payload.get("name") or "",
                 row["template_name"], {**(payload.get("bodyValues") or {}), **(secret_values or {})})
         except ProviderError as exc:
             attempts = row["attempts"] + 1

@@ -1,7 +1,7 @@
-"""Writing work for the background actors (invariant 2).
+"""Writing work for the background actors, in the transaction of the change that causes it.
 
 `enqueue` adds an outbox row in the caller's transaction, so the work exists if and only
-if the change that caused it committed. The relay (jobs/relay.py) publishes committed rows
+if the change that caused it committed. The relay (mibo/core/relay.py) publishes committed rows
 to Dramatiq right after commit; a periodic sweep publishes whatever was left behind.
 """
 
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 
-# Actor names the API may enqueue; each is a Dramatiq actor of the same name in jobs/.
+# Every actor name, the one registry: each is a Dramatiq actor of the same name in jobs/actors/
+# (tests check both ways), whoever enqueues it.
 APPOINTMENT_BOOKED = "appointment_booked"  # args: [appointment_id]
 APPOINTMENT_RESCHEDULED = "appointment_rescheduled"  # args: [old_appointment_id, new_appointment_id]
 APPOINTMENT_CANCELLED = "appointment_cancelled"  # args: [appointment_id]
 APPOINTMENT_CONFIRMED = "appointment_confirmed"  # args: [appointment_id]
+# Writes the notification_logs rows of one (appointment, kind) and queues their sends.
+NOTIFY_APPOINTMENT = "notify_appointment"  # args: [appointment_id, kind]
 # Sends one notification_logs row (PENDING → SENT); a row already SENT is left alone.
 SEND_NOTIFICATION = "send_notification"  # args: [notification_log_id]
 # The day-before reminder; start_iso is the start it was queued for (a moved appointment
@@ -21,17 +24,25 @@ SEND_NOTIFICATION = "send_notification"  # args: [notification_log_id]
 APPOINTMENT_REMINDER = "appointment_reminder"  # args: [appointment_id, start_iso]
 # Create the Calendar event with a Meet link; then notify `kind` ("" for no message).
 CREATE_MEET_LINK = "create_meet_link"  # args: [appointment_id, kind]
-# Payments engineer's periodic check of open orders (jobs/payments.py).
+# A sealed OTP, published straight to Redis by mibo.domain.otp_delivery (never an outbox row).
+SEND_OTP = "send_otp"  # args: [sealed_token]
+# The periodic check of open payments with Razorpay (jobs/actors/payments.py).
 RECONCILE_PAYMENTS = "reconcile_payments"  # args: []
-# Hourly housekeeping (jobs/maintenance.py): expired OTPs, dead sessions, old outbox rows.
+# Hourly housekeeping (jobs/actors/maintenance.py): expired OTPs, dead sessions, old outbox rows.
 PURGE_EXPIRED = "purge_expired"  # args: []
-# Payments (jobs/payments.py): one verified webhook event; a payment link to make and send;
+# Payments (jobs/actors/payments.py): one verified webhook event; a payment link to make and send;
 # one open payment to settle with Razorpay now (after checkout verify); a payment link to close
 # because its appointment was paid another way or cancelled.
 PROCESS_RAZORPAY_EVENT = "process_razorpay_event"  # args: [webhook_event_id]
 CREATE_PAYMENT_LINK = "create_payment_link"  # args: [payment_id]
 RECONCILE_PAYMENT = "reconcile_payment"  # args: [payment_id]
 CANCEL_PAYMENT_LINK = "cancel_payment_link"  # args: [payment_id]
+
+ACTORS = frozenset({
+    APPOINTMENT_BOOKED, APPOINTMENT_RESCHEDULED, APPOINTMENT_CANCELLED, APPOINTMENT_CONFIRMED, NOTIFY_APPOINTMENT,
+    SEND_NOTIFICATION, APPOINTMENT_REMINDER, CREATE_MEET_LINK, SEND_OTP, RECONCILE_PAYMENTS, PURGE_EXPIRED,
+    PROCESS_RAZORPAY_EVENT, CREATE_PAYMENT_LINK, RECONCILE_PAYMENT, CANCEL_PAYMENT_LINK,
+})
 
 DEFAULT_QUEUE = "default"
 # Bulk reminders get their own queue so that a day's batch never delays a booking confirmation.

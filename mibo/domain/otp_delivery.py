@@ -1,6 +1,6 @@
 """OTP delivery over WhatsApp (Gallabox template "login_otp") through a worker: the API side.
 
-The code must never be stored in plaintext (invariant 7), yet the worker needs it to send the
+The code must never be stored in plaintext, yet the worker needs it to send the
 message. So the API encrypts {phone, otp} with Fernet under a key derived from OTP_HASH_SECRET
 (HMAC-SHA256 with a fixed label, so it is a different key from the OTP hashes' pepper) and
 publishes the ciphertext straight to Redis, not through the outbox table: the message lives only
@@ -26,11 +26,10 @@ from dramatiq import Message
 from mibo.core.config import Settings
 from mibo.core.errors import ApiError
 from mibo.core.logs import log_event, mask_phone
-from mibo.core.outbox import DEFAULT_QUEUE
+from mibo.core.outbox import DEFAULT_QUEUE, SEND_OTP
 
 log = logging.getLogger(__name__)
 
-SEND_OTP = "send_otp"
 TEMPLATE = "login_otp"
 KIND = "OTP"
 MESSAGE_MAX_AGE_MS = 2 * 60 * 1000
