@@ -23,7 +23,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
-from jobs import context
+from jobs import context, steps
 from mibo.core import outbox
 from mibo.core.config import Settings
 
@@ -50,12 +50,18 @@ broker.add_middleware(AsyncIO())
 dramatiq.set_broker(broker)
 
 
-def actor(name: str, **options):
-    """Declare an actor on this broker, under a name of the outbox registry and on its queue.
+def actor(name: str, *, fields: tuple[str, ...] = (), **options):
+    """Declare an actor on this broker: a step (jobs.steps) under a name of the outbox registry,
+    on its queue; `fields` name its arguments in the step's log lines.
 
     Binding to `broker` explicitly (not to whichever broker is global when the actor's module is
     imported) and refusing a name the registry does not know make both mistakes fail at import.
     """
     if name not in outbox.ACTORS:
         raise ValueError(f"{name!r} is not in mibo.core.outbox.ACTORS")
-    return dramatiq.actor(broker=broker, actor_name=name, queue_name=outbox.queue_for(name), **options)
+
+    def declare(work):
+        return dramatiq.actor(steps.step(name, work, fields), broker=broker, actor_name=name,
+                              queue_name=outbox.queue_for(name), **options)
+
+    return declare

@@ -53,8 +53,9 @@ async def pool():
         _lock = _lock or asyncio.Lock()
         async with _lock:
             if _pool is None:
-                # DB_POOL_MAX should be at least the worker's --threads: a send holds its row's
-                # lock (and so a connection) for the length of the provider call.
+                # DB_POOL_MAX should be at least the worker's --threads: a WhatsApp send keeps
+                # its connection (no transaction, no lock) through the call, so that its outcome
+                # is written without waiting for the pool.
                 _pool = await db.create_pool(settings(), minsize=1)
     return _pool
 

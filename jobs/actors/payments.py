@@ -4,7 +4,9 @@ Each actor is one step, keyed in the database, and safe to run twice:
 - process_razorpay_event: a verified, stored webhook event (webhook_events.processed_at marks it done);
 - create_payment_link: the link for a payments row (reference_id = the row, so Razorpay makes one)
   and its WhatsApp message (notification_logs idempotency key);
-- reconcile_payment / reconcile_payments: ask Razorpay about open payments the webhook did not settle;
+- reconcile_payment: ask Razorpay about an open payment the webhook did not settle (queued after
+  checkout verify, and by the scheduler's payments sweep for every payment left open too long);
+  a checkout attempt whose order id was never stored is first looked up by its receipt;
 - cancel_payment_link: close a link whose appointment was paid another way or cancelled, at Razorpay
   first and then its payments row (FAILED), so that the patient cannot pay it twice.
 All money decisions go through the rules of mibo.domain.payments (mark_paid_and_confirm and friends),
@@ -17,14 +19,12 @@ the sandbox; the actors pass the worker's own (jobs.context.settings()).
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from jobs import context
 from jobs.broker import actor
 from jobs.options import MINUTE, SECOND, options
-from mibo.core import db
-from mibo.core import outbox as names
+from mibo.core import db, outbox
 from mibo.core.actor import WORKER, Actor
 from mibo.core.config import Settings
 from mibo.core.logs import log_event
@@ -98,16 +98,6 @@ SELECT id, channel, status, order_id, payment_link_id, flagged_at,
 FROM payments WHERE id = %s
 """
 
-# Open Razorpay payments nobody settled for a while. Flagged ones wait for staff, not for us.
-STALE_OPEN_PAYMENTS = """
-SELECT id FROM payments
-WHERE status IN ('CREATED', 'PENDING') AND channel <> 'DESK' AND flagged_at IS NULL
-  AND updated_at < now() - make_interval(mins => %s)
-ORDER BY updated_at, id
-LIMIT %s
-"""
-
-RECONCILE_BATCH = 200
 
 
 # --- webhook events -------------------------------------------------------------
@@ -156,7 +146,7 @@ async def handle_razorpay_event(pool, webhook_event_id: int) -> str | None:
         event = await db.fetch_one(cur, WEBHOOK_EVENT_FOR_UPDATE, (webhook_event_id,))
         if event is None or event["processed_at"] is not None:
             return None
-        actor = Actor.system(WORKER, f"{names.PROCESS_RAZORPAY_EVENT}:{webhook_event_id}")
+        actor = Actor.system(WORKER, f"{outbox.PROCESS_RAZORPAY_EVENT}:{webhook_event_id}")
         outcome, payment_id = await apply_razorpay_event(cur, actor, event["event_type"], event["payload"])
         await db.execute(cur, FINISH_WEBHOOK_EVENT, (outcome, payment_id, webhook_event_id))
     log_event(log, logging.INFO, "razorpay event processed", webhookEventId=webhook_event_id,
@@ -237,8 +227,7 @@ async def store_payment_link(pool, row: dict, link: dict, expires_at: datetime) 
             return "NO_PHONE"
         notification_id = await notifications.add(cur, **link_message(row, link.get("short_url") or "", expires_at))
         if notification_id is not None:
-            await names.enqueue(cur, names.SEND_NOTIFICATION, notification_id,
-                                dedupe_key=f"{names.SEND_NOTIFICATION}:{notification_id}")
+            await outbox.enqueue_step(cur, outbox.SEND_NOTIFICATION, notification_id)
     log_event(log, logging.INFO, "payment link created", paymentId=payment_id)
     return "SENT"
 
@@ -311,8 +300,13 @@ async def reconcile_one(pool, settings: Settings, payment_id: int) -> str:
     row = await db.query_one(pool, OPEN_PAYMENT, (settings.payment_order_expiry_minutes, payment_id))
     if row is None or row["status"] not in rules.OPEN or row["flagged_at"] is not None:
         return rules.UNCHANGED
-    actor = Actor.system(WORKER, f"{names.RECONCILE_PAYMENT}:{payment_id}")
-    if row["channel"] == "CHECKOUT" and row["order_id"]:
+    actor = Actor.system(WORKER, f"{outbox.RECONCILE_PAYMENT}:{payment_id}")
+    if row["channel"] == "CHECKOUT" and row["order_id"] is None:
+        found = await order_made_for(pool, settings, payment_id)
+        if found in (rules.UNCHANGED, rules.FAILED):
+            return found
+        row = {**row, "order_id": found}
+    if row["channel"] == "CHECKOUT":
         attempts = await context.razorpay_call(settings, RazorpayClient.fetch_order_payments, row["order_id"])
         captured = next((p for p in attempts if p.get("status") == "captured"), None)
         async with db.transaction(pool) as cur:
@@ -336,50 +330,45 @@ async def reconcile_one(pool, settings: Settings, payment_id: int) -> str:
     return rules.UNCHANGED
 
 
-async def reconcile_stale(pool, settings: Settings) -> Counter:
-    """Reconcile every payment left open longer than PAYMENT_RECONCILE_AFTER_MINUTES; outcome counts."""
-    rows = await db.query_all(pool, STALE_OPEN_PAYMENTS,
-                              (settings.payment_reconcile_after_minutes, RECONCILE_BATCH))
-    outcomes: Counter = Counter()
-    for row in rows:
-        try:
-            outcomes[await reconcile_one(pool, settings, row["id"])] += 1
-        except ProviderError as exc:
-            # One unreachable order must not hold up the rest; the next run tries it again.
-            outcomes["ERROR"] += 1
-            log_event(log, logging.WARNING, "reconciliation failed", paymentId=row["id"],
-                      error=exc.message[:200])
-    if rows:
-        log_event(log, logging.INFO, "payments reconciled", **dict(outcomes))
-    return outcomes
+async def order_made_for(pool, settings: Settings, payment_id: int) -> str:
+    """The order of a checkout attempt whose maker never stored it, found at Razorpay by our receipt.
+
+    Returns the order id (now stored), FAILED when Razorpay has no such order (the attempt holds
+    no money), or UNCHANGED while a request is still making it (its lease has not run out).
+    """
+    async with db.transaction(pool) as cur:
+        if not await rules.take_over_order(cur, payment_id):
+            return rules.UNCHANGED
+    order = await context.razorpay_call(settings, RazorpayClient.find_order, rules.receipt(payment_id))
+    async with db.transaction(pool) as cur:
+        if order is None:
+            return await rules.mark_failed(cur, payment_id, "No order was made at Razorpay")
+        order_id = await rules.store_order(cur, payment_id, order["id"])
+    log_event(log, logging.INFO, "checkout order found by its receipt", paymentId=payment_id)
+    return order_id
 
 
 # --- actors -------------------------------------------------------------------
 
 
-@actor(names.PROCESS_RAZORPAY_EVENT, **options(time_limit=30 * SECOND))
+@actor(outbox.PROCESS_RAZORPAY_EVENT, fields=("webhookEventId",), **options(time_limit=30 * SECOND))
 async def process_razorpay_event(webhook_event_id: int) -> None:
     await handle_razorpay_event(await context.pool(), webhook_event_id)
 
 
 # Two minutes: the client's worst case (3 attempts of a 5 s connect + 15 s read timeout) is just over one.
-@actor(names.CREATE_PAYMENT_LINK, **options(time_limit=2 * MINUTE))
+@actor(outbox.CREATE_PAYMENT_LINK, fields=("paymentId",), **options(time_limit=2 * MINUTE))
 async def create_payment_link(payment_id: int) -> None:
     await make_payment_link(await context.pool(), context.settings(), payment_id)
 
 
-@actor(names.RECONCILE_PAYMENT, **options(time_limit=2 * MINUTE))
+@actor(outbox.RECONCILE_PAYMENT, fields=("paymentId",), **options(time_limit=2 * MINUTE))
 async def reconcile_payment(payment_id: int) -> None:
     await reconcile_one(await context.pool(), context.settings(), payment_id)
 
 
 # Three minutes: at worst two calls (a refused cancel, then the fetch), each with the client's retries.
-@actor(names.CANCEL_PAYMENT_LINK, **options(time_limit=3 * MINUTE))
+@actor(outbox.CANCEL_PAYMENT_LINK, fields=("paymentId",), **options(time_limit=3 * MINUTE))
 async def cancel_payment_link(payment_id: int) -> None:
     await close_payment_link(await context.pool(), context.settings(), payment_id)
 
-
-# Periodic: the scheduler enqueues it; a run that overlaps another only repeats idempotent checks.
-@actor(names.RECONCILE_PAYMENTS, **options(max_retries=0, time_limit=10 * MINUTE, max_age=30 * MINUTE))
-async def reconcile_payments() -> None:
-    await reconcile_stale(await context.pool(), context.settings())

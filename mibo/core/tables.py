@@ -235,6 +235,8 @@ notification_logs = Table(
     Column("next_attempt_at", TZ),
     Column("sent_at", TZ),
     _created(), _updated(),
+    Column("attempt_started_at", TZ),
+    Column("lease_until", TZ),
 )
 
 outbox = Table(
@@ -246,6 +248,15 @@ outbox = Table(
     Column("published_at", TZ),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
+    Column("due_at", TZ, nullable=False),
+    Column("done_at", TZ),
+)
+
+outbox_broker = Table(
+    "outbox_broker", metadata,
+    Column("id", Boolean, primary_key=True),
+    Column("epoch", Text),
+    Column("changed_at", TZ),
 )
 
 webhook_events = Table(
