@@ -1,8 +1,11 @@
 """The Dramatiq broker. Import this module before any actor module (actors bind to it).
 
-MIBO_BROKER=stub selects dramatiq's StubBroker for unit tests; otherwise the Redis broker
-at REDIS_URL. Async actors run on the AsyncIO middleware's event loop (one per worker
-process), which is also where jobs.context creates the worker's database pool.
+Dramatiq declares an actor on the broker set when the actor's module is imported, so the broker
+has to exist then: that is the one thing this module does at import. MIBO_BROKER=stub selects
+dramatiq's StubBroker for unit tests (and reads nothing else); otherwise the Redis broker is made
+from the worker's settings, read through jobs.context.settings(), the hook every actor uses.
+Async actors run on the AsyncIO middleware's event loop (one per worker process), which is also
+where jobs.context creates the worker's database pool.
 
 A worker that dies without acknowledging (SIGKILL, OOM) leaves its messages in Redis; they
 are requeued by a broker maintenance run once its heartbeat is older than
@@ -20,12 +23,12 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
-from mibo.core import config
+from jobs import context, steps
+from mibo.core import outbox
+from mibo.core.config import Settings
 
-settings = config.load()
 
-
-def redis_broker(settings: config.Settings, **options) -> RedisBroker:
+def redis_broker(settings: Settings, **options) -> RedisBroker:
     return RedisBroker(
         url=settings.redis_url,
         heartbeat_timeout=settings.broker_heartbeat_timeout * 1000,
@@ -34,10 +37,31 @@ def redis_broker(settings: config.Settings, **options) -> RedisBroker:
     )
 
 
-if os.environ.get("MIBO_BROKER") == "stub":
-    broker: dramatiq.Broker = StubBroker()
-    broker.emit_after("process_boot")
-else:
-    broker = redis_broker(settings)
+def _make_broker() -> dramatiq.Broker:
+    if os.environ.get("MIBO_BROKER") == "stub":
+        stub = StubBroker()
+        stub.emit_after("process_boot")
+        return stub
+    return redis_broker(context.settings())
+
+
+broker = _make_broker()
 broker.add_middleware(AsyncIO())
 dramatiq.set_broker(broker)
+
+
+def actor(name: str, *, fields: tuple[str, ...] = (), **options):
+    """Declare an actor on this broker: a step (jobs.steps) under a name of the outbox registry,
+    on its queue; `fields` name its arguments in the step's log lines.
+
+    Binding to `broker` explicitly (not to whichever broker is global when the actor's module is
+    imported) and refusing a name the registry does not know make both mistakes fail at import.
+    """
+    if name not in outbox.ACTORS:
+        raise ValueError(f"{name!r} is not in mibo.core.outbox.ACTORS")
+
+    def declare(work):
+        return dramatiq.actor(steps.step(name, work, fields), broker=broker, actor_name=name,
+                              queue_name=outbox.queue_for(name), **options)
+
+    return declare

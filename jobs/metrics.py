@@ -2,8 +2,9 @@
 
 Worker (JobMetrics, a Dramatiq middleware): messages processed / failed / retried /
 dead-lettered per actor and a duration histogram. Scheduler: the last successful run of each
-periodic job, and (read at scrape time) queue depth per Dramatiq queue and the outbox backlog
-with the age of its oldest unpublished row. Each process serves its own registry over HTTP.
+periodic job, what each sweep found stuck and queued again, and (read at scrape time) queue depth
+per Dramatiq queue and the outbox backlog (steps not done) with the age of its oldest step. Each
+process serves its own registry over HTTP.
 
 `dramatiq --processes N` forks N workers that cannot share a port, so each takes the first
 free port from WORKER_METRICS_PORT upwards (port 0 disables serving).
@@ -90,8 +91,22 @@ class SchedulerMetrics:
             "mibo_scheduler_job_failures_total", "Periodic job runs that raised", ["job"],
             registry=self.registry)
 
+        self.sweep_found = prometheus_client.Gauge(
+            "mibo_sweep_found", "Stuck items the last run of each sweep found", ["sweep"], registry=self.registry)
+        self.sweep_repaired = prometheus_client.Counter(
+            "mibo_sweep_repaired_total", "Stuck items each sweep queued again", ["sweep"], registry=self.registry)
+        self.sweep_oldest = prometheus_client.Gauge(
+            "mibo_sweep_oldest_open_seconds", "Age of the oldest open item each sweep watches", ["sweep"],
+            registry=self.registry)
+
     def succeeded(self, job: str) -> None:
         self.last_success.labels(job).set(time.time())
+
+    def swept(self, sweep: str, result) -> None:
+        """What one run of a sweep (a jobs.sweeps.Sweep) found, repaired and saw open."""
+        self.sweep_found.labels(sweep).set(result.found)
+        self.sweep_repaired.labels(sweep).inc(result.repaired)
+        self.sweep_oldest.labels(sweep).set(result.oldest_seconds)
 
     def failed(self, job: str) -> None:
         self.failures.labels(job).inc()
@@ -99,7 +114,7 @@ class SchedulerMetrics:
 
 OUTBOX_BACKLOG = """
 SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)
-FROM outbox WHERE published_at IS NULL
+FROM outbox WHERE done_at IS NULL
 """
 
 
@@ -135,9 +150,9 @@ class BacklogCollector:
             log.warning("outbox backlog unavailable: %s", type(exc).__name__)
             return
         yield GaugeMetricFamily(
-            "mibo_outbox_backlog", "Outbox rows not yet published", value=count)
+            "mibo_outbox_backlog", "Outbox steps not done yet", value=count)
         yield GaugeMetricFamily(
-            "mibo_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", value=float(age))
+            "mibo_outbox_oldest_age_seconds", "Age of the oldest outbox step not done yet", value=float(age))
 
 
 def serve(registry, port: int, tries: int = 1, host: str = LOOPBACK) -> int | None:

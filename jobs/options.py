@@ -1,9 +1,9 @@
 """Retry, time-limit and age-limit options shared by the actors.
 
 Only transient failures are retried: a provider's retryable error (5xx, 429, timeout), a lost
-database connection, Redis unreachable while sending the next step, a step that ran out of
-time (a slow provider: dropping it would lose its Meet link or message). A 4xx from a provider or a
-bug would fail the same way again, so it is not retried. Backoff is Dramatiq's exponential
+database connection, Redis unreachable, a step that ran out of time (a slow provider). A 4xx
+from a provider or a bug would fail the same way again, so it is not retried (and its outbox step
+is closed with the error: see jobs.steps). Backoff is Dramatiq's exponential
 one, bounded by max_backoff; every step is idempotent, so a retry is always safe.
 """
 
@@ -40,12 +40,12 @@ def retry_transient(max_retries: int):
 
 def options(*, max_retries: int = 8, min_backoff: int = SECOND, max_backoff: int = 5 * MINUTE,
             time_limit: int = MINUTE, max_age: int = 7 * DAY, **extra) -> dict:
-    """Keyword options for @dramatiq.actor: retries with bounded backoff, time and age limits.
+    """Keyword options for an actor: retries with bounded backoff, time and age limits.
 
-    The outbox row is marked published once Redis has the message, so an expired message is
-    work lost: the default age limit is long enough to outlast any worker outage we would
-    survive (each step re-checks the appointment's current state before it acts). Actors whose
-    work really goes stale (reminders, OTPs) set their own, shorter limits.
+    The age limit only drops a copy of a message that waited too long in Redis: its outbox step
+    stays open and is published again, fresh, once its lease runs out (each step re-checks the
+    appointment's current state before it acts). OTPs, which have no outbox step, are dropped
+    for good, as they should be.
     """
     return {"retry_when": retry_transient(max_retries), "min_backoff": min_backoff,
             "max_backoff": max_backoff, "time_limit": time_limit, "max_age": max_age, **extra}

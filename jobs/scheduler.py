@@ -6,9 +6,14 @@ processes running at once, or one restarting mid-run, enqueue each piece of work
     reminders          every 15 min: the day-before reminder of each live appointment starting
                        tomorrow in its centre's zone, from 09:00 local time on the day before
     notification retry every minute: FAILED messages whose next_attempt_at has come, once per attempt
-    payment reconcile  every 5 min: the payments module's reconcile_payments, once per 5-minute slot
     cleanup            hourly: jobs.actors.maintenance.purge_expired (expired OTPs, dead sessions, old outbox rows)
-    outbox sweep       every 10 s: publish rows the API's relay left behind (Redis down, crash)
+    outbox sweep       every 10 s: publish what the API's relay left behind (Redis down, crash), steps
+                       whose lease ran out, and every open step when Redis lost its messages
+    repair sweeps      jobs.sweeps: stuck messages every minute; appointments without their messages or
+                       Meet link, and payments left open, every 5 min
+
+Each sweep reports job health (SchedulerMetrics.swept): what it found stuck, what it queued again,
+and the age of the oldest open item it watches.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from jobs import sweeps
 from jobs.metrics import BacklogCollector, SchedulerMetrics, serve
 from mibo.core import config, db
 from mibo.core import outbox as names
 from mibo.core.logs import log_event, setup_logging
 from mibo.core.relay import Publisher, publish_pending
+from mibo.domain.appointment_states import LIVE_SQL
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +40,13 @@ REMINDER_FROM_HOUR = 9
 
 # Tomorrow, in each centre's own zone, relative to %(now)s (a parameter so tests and the bench
 # can say what "now" is). Dedupe key: one reminder per appointment and start time.
-ENQUEUE_REMINDERS = """
+ENQUEUE_REMINDERS = f"""
 INSERT INTO outbox (actor_name, args, dedupe_key)
 SELECT %(actor)s, jsonb_build_array(a.id, a.scheduled_start_at),
        'reminder:' || a.id || ':' || EXTRACT(EPOCH FROM a.scheduled_start_at)::bigint
 FROM appointments a
 JOIN centres c ON c.id = a.centre_id
-WHERE a.status IN ('BOOKED', 'CONFIRMED')
+WHERE a.status IN {LIVE_SQL}
   AND a.scheduled_start_at >= %(now)s
   AND a.scheduled_start_at < %(now)s + interval '2 days'
   AND (a.scheduled_start_at AT TIME ZONE c.timezone)::date = (%(now)s AT TIME ZONE c.timezone)::date + 1
@@ -52,6 +59,7 @@ INSERT INTO outbox (actor_name, args, dedupe_key)
 SELECT %(actor)s, jsonb_build_array(id), 'notification-retry:' || id || ':' || attempts
 FROM notification_logs
 WHERE status = 'FAILED' AND next_attempt_at <= now() AND attempts < %(max_attempts)s AND kind <> 'OTP'
+  AND (lease_until IS NULL OR lease_until < now())
 ON CONFLICT (dedupe_key) DO NOTHING
 """
 
@@ -80,10 +88,6 @@ async def enqueue_once_per_slot(pool, actor_name: str, now: datetime, slot_minut
     slot = now.replace(hour=start // 60, minute=start % 60, second=0, microsecond=0)
     async with db.connection(pool) as cur:
         return await db.execute(cur, ENQUEUE_ONCE, (actor_name, f"{actor_name}:{slot:%Y%m%dT%H%M}"))
-
-
-async def enqueue_reconciliation(pool, now: datetime) -> int:
-    return await enqueue_once_per_slot(pool, names.RECONCILE_PAYMENTS, now, 5)
 
 
 async def enqueue_purge(pool, now: datetime) -> int:
@@ -119,11 +123,25 @@ def build_scheduler(pool, settings: config.Settings, publisher: Publisher, metri
             return queued
         return work
 
+    def reported(name: str, sweep):
+        """Record what a sweep saw before the run counts as a success."""
+        async def work():
+            result = await sweep()
+            metrics.swept(name, result)
+            return result
+        return work
+
     add("reminders", then_publish(lambda: enqueue_reminders(pool, _utcnow())), minutes=15)
     add("notification_retry", then_publish(lambda: enqueue_notification_retries(pool, settings)), minutes=1)
-    add("payment_reconcile", then_publish(lambda: enqueue_reconciliation(pool, _utcnow())), minutes=5)
     add("cleanup", then_publish(lambda: enqueue_purge(pool, _utcnow())), hours=1)
-    add("outbox_sweep", lambda: publish_pending(pool, publisher), seconds=10)
+    add("outbox_sweep", reported("outbox", lambda: sweeps.outbox_steps(pool, publisher)), seconds=10)
+    add("notification_sweep", then_publish(reported("notifications", lambda: sweeps.notifications(pool, settings))),
+        minutes=1)
+    add("appointment_sweep", then_publish(reported("appointments",
+                                                   lambda: sweeps.appointment_messages(pool, settings))), minutes=5)
+    add("meet_link_sweep", then_publish(reported("meet_links", lambda: sweeps.meet_links(pool, settings))),
+        minutes=5)
+    add("payment_sweep", then_publish(reported("payments", lambda: sweeps.payments(pool, settings))), minutes=5)
     return scheduler
 
 

@@ -141,15 +141,16 @@ class PrivateRedis:
 class Worker:
     """`dramatiq jobs.worker` as a subprocess in its own process group (so SIGKILL takes all of it)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, threads: int = 2):
         self.env = env
         self.log_path = log_path
+        self.threads = threads
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         self.process = subprocess.Popen(
-            [str(DRAMATIQ), "jobs.worker", "--processes", "1", "--threads", "2"],
+            [str(DRAMATIQ), "jobs.worker", "--processes", "1", "--threads", str(self.threads)],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 

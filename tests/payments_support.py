@@ -60,7 +60,8 @@ class PaymentWorker:
     """Plays the worker for the payment actors: runs each queued payment outbox row once.
 
     The API's relay may already have published the rows to Redis (no worker consumes them
-    here), so rows are picked by what this runner has done, not by published_at.
+    here), so rows are picked by whether they are done, not by published_at; a row whose work
+    raised stays open but is not run again by the same runner.
     """
 
     def __init__(self, pool, settings, factory):
@@ -76,11 +77,14 @@ class PaymentWorker:
     async def run(self) -> list:
         outcomes = []
         queued = await rows(self.factory, "SELECT id, actor_name, args FROM outbox WHERE actor_name = ANY(%s)"
-                                          " ORDER BY id", (list(self.work),))
+                                          " AND done_at IS NULL ORDER BY id", (list(self.work),))
         for outbox_id, actor_name, args in queued:
             if outbox_id not in self.done:
                 self.done.add(outbox_id)
                 outcomes.append(await self.work[actor_name](*args))
+                # As the worker does once a step's work is done (jobs.steps).
+                await rows(self.factory, "UPDATE outbox SET done_at = now() WHERE id = %s RETURNING id", (outbox_id,))
+                self.done.discard(outbox_id)
         return outcomes
 
 

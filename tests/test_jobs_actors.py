@@ -1,69 +1,82 @@
-"""Every actor step run in-process against the real database and the provider sandbox, with
-Dramatiq's StubBroker holding the messages each step queues. Each step is run twice: the
-second run must change nothing (one Meet link, one calendar event, one message).
+"""Every actor step run in-process against the real database and the provider sandbox; the steps
+each one queues are read back from the outbox (the test plays relay and worker). Each step is run
+twice: the second run must change nothing (one Meet link, one calendar event, one message).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import threading
 
 import psycopg2
+import psycopg2.extras
 import pytest
 
 os.environ.setdefault("MIBO_BROKER", "stub")  # (tests/conftest.py sets it too, before any import)
 
-from dramatiq import Message  # noqa: E402
 from dramatiq.brokers.stub import StubBroker  # noqa: E402
 from dramatiq.middleware import TimeLimitExceeded  # noqa: E402
 
 import jobs.broker  # noqa: E402
 import jobs.context  # noqa: E402
+from jobs import sweeps  # noqa: E402
 from jobs.actors import appointments, maintenance, notifications, otp, payments, video  # noqa: E402,F401
+from mibo.core import outbox  # noqa: E402
 from mibo.domain import messages  # noqa: E402
 from mibo.domain import otp_delivery as otp_sender  # noqa: E402
 from mibo.providers.errors import ProviderError  # noqa: E402
-from tests.jobs_support import future_slot, insert_appointment, people  # noqa: E402
+from tests.jobs_support import future_slot, insert_appointment, people, wait_for  # noqa: E402
+
+# What the relay does to a due step, for a lease long enough that nothing is published twice here.
+CLAIM_DUE = """
+UPDATE outbox SET published_at = now(), due_at = now() + interval '1 hour'
+WHERE done_at IS NULL AND due_at <= now()
+RETURNING id, actor_name, args
+"""
 
 
 class Runner:
-    """Runs what the actors queued on the StubBroker, in this test's loop, until nothing is left."""
+    """Plays relay and worker: runs the due outbox steps in this test's loop until none is left."""
 
-    def __init__(self, broker: StubBroker):
+    def __init__(self, broker: StubBroker, pool):
         self.broker = broker
+        self.pool = pool
         self.ran: list[tuple[str, tuple]] = []
 
     async def run(self, actor, *args):
         await inspect.unwrap(actor.fn)(*args)
         self.ran.append((actor.actor_name, args))
 
-    def queued(self) -> list[Message]:
-        found = []
-        for queue in self.broker.queues.values():
-            while not queue.empty():
-                found.append(Message.decode(queue.get_nowait()))
-                queue.task_done()
-        return found
+    async def queued(self) -> list[tuple[str, list]]:
+        """The steps due now, leased as the relay leases what it publishes: (actor, args) in order."""
+        claimed = await rows(self.pool, CLAIM_DUE)
+        return [(name, args) for _, name, args in sorted(claimed)]
 
     async def drain(self) -> list[str]:
         names = []
-        while batch := self.queued():
-            for message in batch:
-                await self.run(self.broker.get_actor(message.actor_name), *message.args)
-                names.append(message.actor_name)
+        while batch := await self.queued():
+            for name, args in batch:
+                await self.run(self.broker.get_actor(name), *args)
+                names.append(name)
         return names
+
+    def sent_directly(self) -> int:
+        """Messages put on the broker itself instead of through the outbox."""
+        return sum(queue.qsize() for queue in self.broker.queues.values())
 
 
 @pytest.fixture
 async def runner(pool, sandbox, monkeypatch):
     broker = jobs.broker.broker
     assert isinstance(broker, StubBroker), "run with MIBO_BROKER=stub (set by this module before import)"
-    monkeypatch.setattr(jobs.broker, "settings", sandbox.settings)
+    monkeypatch.setattr(jobs.context, "_settings", sandbox.settings)
     monkeypatch.setattr(jobs.context, "_pool", pool)
     monkeypatch.setattr(jobs.context, "_clients", threading.local())
     broker.flush_all()
-    yield Runner(broker)
+    yield Runner(broker, pool)
+    assert Runner(broker, pool).sent_directly() == 0  # every step went through the outbox
     broker.flush_all()
     jobs.context.close_clients()
 
@@ -117,7 +130,7 @@ async def test_create_meet_link_run_twice_keeps_the_first_link(factory, pool, sa
     await runner.run(video.create_meet_link, appt, "")
     assert await rows(pool, LINK, (appt,)) == first
     assert len(sandbox.state.events) == 1
-    assert runner.queued() == []  # kind "" queues no message
+    assert await runner.queued() == []  # kind "" queues no message
 
 
 async def test_meeting_is_reused_when_the_link_was_not_stored(factory, pool, sandbox, runner):
@@ -280,8 +293,8 @@ async def test_reminder_twice_in_flight_sends_one_message(factory, pool, sandbox
     start = future_slot().isoformat()
     for _ in range(2):
         await runner.run(notifications.appointment_reminder, appt, start)
-    # Both copies found the row still PENDING, so two sends are queued for the same row.
-    assert await runner.drain() == ["send_notification", "send_notification"]
+    # Both copies found the row still PENDING; the send they queue is one step, open once.
+    assert await runner.drain() == ["send_notification"]
     await runner.run(notifications.appointment_reminder, appt, start)
     assert await runner.drain() == []  # the row is SENT: nothing more to queue
     (message,) = sandbox.state.messages
@@ -294,7 +307,7 @@ async def test_send_notification_run_twice_sends_once(factory, pool, sandbox, ru
     _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
     await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
     ((log_id,),) = await rows(pool, "SELECT id FROM notification_logs")
-    runner.queued()  # the send notify_appointment queued: this test runs it by hand, twice
+    await runner.queued()  # the send notify_appointment queued: this test runs it by hand, twice
     await runner.run(notifications.send_notification, log_id)
     first = await rows(pool, "SELECT status, attempts, provider_message_id, sent_at FROM notification_logs")
     await runner.run(notifications.send_notification, log_id)
@@ -327,19 +340,10 @@ async def test_messages_about_missing_rows_end_cleanly(pool, sandbox, runner):
     assert await payments.make_payment_link(pool, sandbox.settings, MISSING) == "DONE"
     assert await payments.reconcile_one(pool, sandbox.settings, MISSING) == payments.rules.UNCHANGED
     assert await payments.close_payment_link(pool, sandbox.settings, MISSING) == payments.rules.UNCHANGED
-    assert runner.queued() == []
+    assert await runner.queued() == []
     assert await rows(pool, "SELECT count(*) FROM notification_logs") == [(0,)]
     assert await rows(pool, "SELECT count(*) FROM outbox") == [(0,)]
     assert sandbox.state.requests == []
-
-
-# Every actor the workers run (jobs/worker.py imports these modules).
-ACTORS = {
-    "appointment_booked", "appointment_confirmed", "appointment_rescheduled", "appointment_cancelled",
-    "create_meet_link", "notify_appointment", "appointment_reminder", "send_notification", "send_otp",
-    "process_razorpay_event", "create_payment_link", "reconcile_payment", "reconcile_payments", "purge_expired",
-    "cancel_payment_link",
-}
 
 
 async def test_malformed_arguments_fail_once_and_are_not_retried(pool, runner):
@@ -352,10 +356,21 @@ async def test_malformed_arguments_fail_once_and_are_not_retried(pool, runner):
         assert not appointments.appointment_booked.options["retry_when"](0, exc)
 
 
+def test_every_registered_name_has_an_actor_and_every_actor_is_registered():
+    import jobs.worker  # noqa: F401  (the module workers run: it imports every actor module)
+
+    assert set(jobs.broker.broker.actors) == outbox.ACTORS
+
+
+def test_an_actor_outside_the_registry_is_refused_at_declaration():
+    with pytest.raises(ValueError, match="not in mibo.core.outbox.ACTORS"):
+        jobs.broker.actor("send_notificaton")
+    assert "send_notificaton" not in jobs.broker.broker.actors
+
+
 def test_every_actor_has_bounded_retries_and_time_and_age_limits():
     broker = jobs.broker.broker
-    assert set(broker.actors) == ACTORS
-    for name in ACTORS:
+    for name in outbox.ACTORS:
         opts = broker.get_actor(name).options
         retry_when = opts["retry_when"]
         assert 0 < opts["time_limit"] <= 10 * 60_000, name
@@ -369,3 +384,150 @@ def test_every_actor_has_bounded_retries_and_time_and_age_limits():
             assert retry_when(0, psycopg2.OperationalError("connection lost")), name
             # Out of time (a slow provider): the idempotent step is tried again, not dropped.
             assert retry_when(0, TimeLimitExceeded()), name
+
+
+# --- durable steps ---------------------------------------------------------------------
+
+OPEN_STEPS = "SELECT actor_name, args, last_error FROM outbox WHERE done_at IS NULL ORDER BY id"
+
+
+async def add_step(pool, actor_name: str, *args) -> None:
+    """An outbox row, as the change that causes the work writes it."""
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await outbox_enqueue(cur, actor_name, *args)
+
+
+async def outbox_enqueue(cur, actor_name, *args):
+    await cur.execute("INSERT INTO outbox (actor_name, args, dedupe_key) VALUES (%s, %s::jsonb, %s)",
+                      (actor_name, psycopg2.extras.Json(list(args)), outbox.step_key(actor_name, *args)))
+
+
+async def test_a_step_stays_open_until_its_effect_is_committed(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
+    ((log_id,),) = await rows(pool, "SELECT id FROM notification_logs")
+    await sandbox.fault("gallabox", status=503)
+    assert await runner.queued() == [("send_notification", [log_id])]
+    with pytest.raises(ProviderError):  # transient: Dramatiq retries it, and the step stays open
+        await runner.run(notifications.send_notification, log_id)
+    assert await rows(pool, OPEN_STEPS) == [("send_notification", [log_id], None)]
+    await runner.run(notifications.send_notification, log_id)  # the retry
+    assert await rows(pool, OPEN_STEPS) == []
+    assert await rows(pool, "SELECT status, attempts FROM notification_logs") == [("SENT", 2)]
+
+
+async def test_a_step_that_cannot_succeed_is_closed_with_its_error(pool, runner):
+    await add_step(pool, outbox.APPOINTMENT_BOOKED, "not-a-number")
+    with pytest.raises(psycopg2.DataError):
+        await runner.drain()
+    assert await rows(pool, OPEN_STEPS) == []  # not published again and again
+    ((error,),) = await rows(pool, "SELECT last_error FROM outbox")
+    assert error.startswith("given up: InvalidTextRepresentation")
+
+
+IDLE_IN_TRANSACTION = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()
+"""
+
+
+async def while_provider_waits(sandbox, provider: str, path: str, work, check):
+    """Run `work` with `provider` stalled for a second, and `check` while the call hangs."""
+    await sandbox.fault(provider, delay=1.0, path=path)
+    task = asyncio.create_task(work)
+    # The fault is taken when the call reaches the sandbox.
+    await wait_for(lambda: not sandbox.state.faults, timeout=10, interval=0.01, what="the provider call")
+    await asyncio.sleep(0.2)
+    seen = await check()
+    return seen, await task
+
+
+async def test_no_transaction_is_open_while_gallabox_is_called(factory, pool, sandbox, runner):
+    """The attempt is committed before the call (attempts, lease), and no row lock is held during it."""
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
+    ((log_id,),) = await rows(pool, "SELECT id FROM notification_logs")
+
+    async def during():
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("SELECT status, attempts, lease_until > now(), attempt_started_at IS NOT NULL"
+                              " FROM notification_logs WHERE id = %s FOR UPDATE NOWAIT", (log_id,))
+            return await cur.fetchone(), (await rows(pool, IDLE_IN_TRANSACTION))[0][0]
+
+    (row, open_transactions), outcome = await while_provider_waits(
+        sandbox, "gallabox", "/gallabox", notifications.deliver(log_id), during)
+    assert row == ("PENDING", 1, True, True) and open_transactions == 0
+    assert outcome == "SENT"
+    assert await rows(pool, "SELECT status, attempts, lease_until FROM notification_logs") == [("SENT", 1, None)]
+
+
+async def test_no_transaction_is_open_while_google_is_called(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool)
+
+    async def during():
+        return (await rows(pool, IDLE_IN_TRANSACTION))[0][0]
+
+    open_transactions, _ = await while_provider_waits(
+        sandbox, "google", "/google/calendar", runner.run(video.create_meet_link, appt, messages.BOOKED), during)
+    assert open_transactions == 0
+    # The link and the next step were committed together.
+    assert (await rows(pool, LINK, (appt,)))[0][0].startswith("https://meet.google.com/")
+    assert [name for name, _ in await runner.queued()] == ["notify_appointment"]
+
+
+async def test_a_send_in_flight_elsewhere_is_left_to_it(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
+    await rows(pool, "UPDATE notification_logs SET attempts = 1, lease_until = now() + interval '1 minute'"
+                     " RETURNING id")
+    ((log_id,),) = await rows(pool, "SELECT id FROM notification_logs")
+    assert await notifications.deliver(log_id) == "IN_FLIGHT"
+    assert sandbox.state.requests == []
+
+
+async def test_a_send_whose_worker_died_mid_call_is_sent_again_by_the_sweep(factory, pool, sandbox, runner):
+    """A worker claimed the row and died before the outcome was written; its step was closed by a
+    duplicate that saw the attempt in flight. Once the lease has run out, the sweep queues it again."""
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await runner.run(notifications.notify_appointment, appt, messages.BOOKED)
+    await rows(pool, "UPDATE notification_logs SET attempts = 1, attempt_started_at = now() - interval '5 minutes',"
+                     " lease_until = now() - interval '3 minutes', created_at = now() - interval '5 minutes'"
+                     " RETURNING id")
+    await rows(pool, "UPDATE outbox SET done_at = now() RETURNING id")
+    settings = sandbox.settings
+    first = await sweeps.notifications(pool, settings)
+    assert (first.found, first.repaired) == (1, 1) and first.oldest_seconds >= 290
+    assert await runner.drain() == ["send_notification"]
+    assert await rows(pool, "SELECT status, attempts FROM notification_logs") == [("SENT", 2)]
+    assert len(sandbox.state.messages) == 1
+    again = await sweeps.notifications(pool, settings)
+    assert (again.found, again.repaired, again.oldest_seconds) == (0, 0, 0)
+
+
+async def test_a_reminder_delayed_past_the_start_is_not_written(factory, pool, sandbox, runner):
+    _, appt = await new_appointment(factory, pool, kind="IN_PERSON")
+    await rows(pool, "UPDATE appointments SET scheduled_start_at = now() - interval '1 minute',"
+                     " scheduled_end_at = now() + interval '29 minutes' WHERE id = %s RETURNING id", (appt,))
+    ((start,),) = await rows(pool, "SELECT scheduled_start_at FROM appointments WHERE id = %s", (appt,))
+    await runner.run(notifications.appointment_reminder, appt, start.isoformat())
+    assert await rows(pool, "SELECT count(*) FROM notification_logs") == [(0,)]
+
+
+async def test_an_appointment_whose_chain_was_lost_is_repaired_by_the_sweeps(factory, pool, sandbox, runner):
+    """Its steps were closed without their effects: the sweeps see no message and no link, and run
+    the chain again from its first step."""
+    who, appt = await new_appointment(factory, pool)
+    await add_step(pool, outbox.APPOINTMENT_BOOKED, appt)
+    await rows(pool, "UPDATE outbox SET done_at = now() RETURNING id")
+    await rows(pool, "UPDATE appointments SET created_at = now() - interval '1 hour' RETURNING id")
+    links = await sweeps.meet_links(pool, sandbox.settings)
+    booking = await sweeps.appointment_messages(pool, sandbox.settings)
+    assert (links.found, links.repaired, booking.found, booking.repaired) == (1, 1, 1, 1)
+    assert links.oldest_seconds >= 3590 and booking.oldest_seconds >= 3590
+    await runner.drain()
+    ((link, _),) = await rows(pool, LINK, (appt,))
+    (message,) = sandbox.state.messages
+    assert message["phone"] == who.patient_phone[1:] and message["bodyValues"]["meetLink"] == link
+    assert len(sandbox.state.events) == 1
+    for sweep in (sweeps.meet_links, sweeps.appointment_messages):
+        assert await sweep(pool, sandbox.settings) == sweeps.Sweep(0, 0, 0.0)

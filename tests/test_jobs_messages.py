@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.actors.notifications import retry_delay_seconds
 from mibo.domain import messages
+from mibo.domain.notifications import retry_delay_seconds
 
 START = datetime(2026, 6, 5, 4, 30, tzinfo=UTC)  # 10:00 in Kolkata
 

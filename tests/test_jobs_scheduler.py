@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis as redis_sync
 
-from jobs import scheduler
+from jobs import scheduler, sweeps
 from jobs.actors import maintenance
 from mibo.core import outbox, relay
 from tests.jobs_support import insert_appointment, people, wait_for
@@ -92,11 +92,34 @@ async def test_failed_notifications_are_requeued_once_per_attempt(factory, pool,
     assert await scheduler.enqueue_notification_retries(pool, settings) == 1
 
 
-async def test_reconciliation_is_queued_once_per_slot(pool):
-    assert await scheduler.enqueue_reconciliation(pool, datetime(2026, 6, 4, 10, 1, tzinfo=UTC)) == 1
-    assert await scheduler.enqueue_reconciliation(pool, datetime(2026, 6, 4, 10, 4, tzinfo=UTC)) == 0
-    assert await scheduler.enqueue_reconciliation(pool, datetime(2026, 6, 4, 10, 5, tzinfo=UTC)) == 1
-    assert [r[0] for r in await fetch(pool, "SELECT actor_name FROM outbox")] == ["reconcile_payments"] * 2
+async def stale_payment(factory, pool, *, channel="CHECKOUT", status="CREATED", minutes_ago=30, flagged=False):
+    who = await people(factory)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        appointment_id = await insert_appointment(cur, who, kolkata(5, 10), "IN_PERSON")
+        await cur.execute(
+            "INSERT INTO payments (patient_id, appointment_id, channel, amount, status, flagged_at, created_at,"
+            " updated_at) VALUES (%s, %s, %s, 1500, %s, CASE WHEN %s THEN now() END,"
+            " now() - make_interval(mins => %s), now() - make_interval(mins => %s)) RETURNING id",
+            (who.patient_id, appointment_id, channel, status, flagged, minutes_ago, minutes_ago))
+        return (await cur.fetchone())[0]
+
+
+async def test_payments_left_open_are_queued_for_reconciliation_once_while_open(factory, pool, settings):
+    due = [await stale_payment(factory, pool), await stale_payment(factory, pool, status="PENDING")]
+    await stale_payment(factory, pool, minutes_ago=5)  # not yet: the webhook may still come
+    await stale_payment(factory, pool, flagged=True)  # staff settle it
+    await stale_payment(factory, pool, status="SUCCESS")
+    await stale_payment(factory, pool, channel="DESK")
+    swept = await asyncio.gather(*(sweeps.payments(pool, settings) for _ in range(3)))
+    assert sorted(s.repaired for s in swept) == [0, 0, 2] and all(s.found == 2 for s in swept)
+    assert all(s.oldest_seconds >= 30 * 60 for s in swept)
+    queued = await fetch(pool, "SELECT args, dedupe_key FROM outbox ORDER BY id")
+    assert queued == [([pid], f"reconcile_payment:{pid}") for pid in due]
+    # Still open (queued, or running): not queued twice. Once done, the next run opens it again.
+    assert (await sweeps.payments(pool, settings)).repaired == 0
+    await fetch(pool, "UPDATE outbox SET done_at = now()")
+    assert (await sweeps.payments(pool, settings)).repaired == 2
+    assert await fetch(pool, "SELECT count(*) FROM outbox WHERE done_at IS NULL") == [(2,)]
 
 
 async def test_cleanup_is_queued_for_a_worker_once_per_hour(pool):
@@ -121,10 +144,13 @@ async def test_cleanup_removes_expired_otps_sessions_and_old_outbox_rows(factory
           (%(u)s, 'c', now() + interval '1 day', now() - interval '1 hour'),
           (%(u)s, 'd', now() + interval '1 day', NULL)""", {"u": user["id"]})
     await fetch(pool, """
-        INSERT INTO outbox (actor_name, created_at, published_at) VALUES
-          ('a', now() - interval '9 days', now() - interval '8 days'),
-          ('b', now(), now()), ('c', now(), NULL)""")
+        INSERT INTO outbox (actor_name, created_at, published_at, done_at) VALUES
+          ('a', now() - interval '9 days', now() - interval '9 days', now() - interval '8 days'),
+          ('b', now() - interval '9 days', now() - interval '9 days', NULL),
+          ('c', now(), now(), now()), ('d', now(), NULL, NULL)""")
+    # Only finished steps go, and only old ones; an open step stays however old it is.
     assert await maintenance.purge(pool, settings) == {"otps": 1, "sessions": 2, "outbox": 1}
+    assert [r[0] for r in await fetch(pool, "SELECT actor_name FROM outbox ORDER BY id")] == ["b", "c", "d"]
     assert sorted(r[0] for r in await fetch(pool, "SELECT refresh_token_hash FROM auth_sessions")) == ["c",
                                                                                                        "d"]
     assert await maintenance.purge(pool, settings) == {"otps": 0, "sessions": 0, "outbox": 0}
@@ -244,3 +270,53 @@ async def test_publishing_to_a_hung_redis_never_blocks_the_event_loop(pool, sett
     assert len(gaps) > 50 and max(gaps) < 0.5
     rows = await fetch(pool, "SELECT published_at, last_error FROM outbox")
     assert all(p is None and "Timeout" in e for p, e in rows)
+
+
+async def test_a_published_step_is_published_again_only_once_its_lease_runs_out(pool, settings, queue_reader):
+    """The database, not Redis, says what is done: a step Redis accepted and then lost (never done)
+    goes out again when its lease runs out; a done one never does."""
+    publisher = relay.Publisher(settings.replace(outbox_lease=1))
+    try:
+        lost, done = await add_outbox(pool, 2)
+        assert await relay.publish_pending(pool, publisher) == 2
+        assert await relay.publish_pending(pool, publisher) == 0  # leased
+        await fetch(pool, "UPDATE outbox SET done_at = now() WHERE id = %s", (done,))
+        queue_reader()  # Redis "loses" both messages
+        redis_sync.Redis.from_url(settings.redis_url).delete("dramatiq:default", "dramatiq:default.msgs")
+        await asyncio.sleep(1.1)
+        assert await relay.publish_due(pool, publisher) == (1, 1)
+    finally:
+        publisher.close()
+    assert [m["args"] for m in queue_reader()] == [[1]]
+    assert await fetch(pool, "SELECT id, attempts FROM outbox WHERE done_at IS NULL") == [(lost, 2)]
+
+
+async def test_a_redis_that_lost_its_data_gets_every_open_step_again_at_once(pool, settings, queue_reader):
+    """A flushed (or restarted) Redis shows another epoch: leased steps are due again without waiting."""
+    await add_outbox(pool, 3)
+    publisher = relay.Publisher(settings)
+    try:
+        assert await relay.sweep(pool, publisher) == 3  # the first check records the epoch
+        await fetch(pool, "UPDATE outbox SET done_at = now() WHERE args = '[3]'")
+        assert await relay.check_broker(pool, publisher) == 0  # the same Redis: nothing to redo
+        assert await relay.sweep(pool, publisher) == 0
+        redis_sync.Redis.from_url(settings.redis_url).flushdb()
+        # Two relays notice the same loss: only one of them reopens the steps.
+        assert sorted(await asyncio.gather(*(relay.check_broker(pool, publisher) for _ in range(2)))) == [0, 2]
+        assert await relay.publish_pending(pool, publisher) == 2
+    finally:
+        publisher.close()
+    assert sorted(m["args"] for m in queue_reader()) == [[1], [2]]
+
+
+async def test_the_outbox_sweep_reports_steps_due_again(pool, settings, queue_reader):
+    publisher = relay.Publisher(settings.replace(outbox_lease=1))
+    try:
+        await add_outbox(pool, 2)
+        first = await sweeps.outbox_steps(pool, publisher)
+        assert (first.found, first.repaired) == (0, 0)
+        await asyncio.sleep(1.1)
+        again = await sweeps.outbox_steps(pool, publisher)
+        assert (again.found, again.repaired) == (2, 2) and again.oldest_seconds >= 1
+    finally:
+        publisher.close()

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 
 import pytest
 
+from jobs import sweeps
 from jobs.actors import payments as payment_jobs
 from mibo.core import db
 from mibo.core.actor import WORKER, Actor
+from mibo.providers.errors import ProviderError
 from tests.jobs_support import wait_for
 from tests.payments_support import (
     FEE,
@@ -120,7 +123,7 @@ async def test_a_retried_link_creation_reuses_the_link_razorpay_already_made(api
     made = await asyncio.to_thread(client.create_payment_link, FEE * 100, "INR", "x",
                                    {"name": "Ravi", "contact": "+919800000000"},
                                    int(dt.datetime.now(dt.UTC).timestamp()) + 3600,
-                                   payment_jobs.reference_id(payment_id))
+                                   payment_jobs.rules.receipt(payment_id))
     client.close()
     assert await payment_jobs.make_payment_link(pool, pay_settings, payment_id) == "SENT"
     assert len(sandbox.state.links) == 1
@@ -335,6 +338,21 @@ async def test_a_link_made_while_its_payment_was_closed_is_cancelled_unsent(api,
 # --- reconciliation -------------------------------------------------------------
 
 
+async def reconcile_stale(pool, settings, factory) -> Counter:
+    """The scheduler's payments sweep, then a worker running the reconciliations it queued."""
+    await sweeps.payments(pool, settings)
+    outcomes: Counter = Counter()
+    for outbox_id, (payment_id,) in await rows(factory, "SELECT id, args FROM outbox WHERE actor_name ="
+                                                        " 'reconcile_payment' AND done_at IS NULL ORDER BY id"):
+        try:
+            outcomes[await payment_jobs.reconcile_one(pool, settings, payment_id)] += 1
+        except ProviderError:
+            outcomes["ERROR"] += 1  # the step stays open: Dramatiq retries it, then the lease
+            continue
+        await rows(factory, "UPDATE outbox SET done_at = now() WHERE id = %s RETURNING id", (outbox_id,))
+    return outcomes
+
+
 async def open_order(api, factory):
     centre = await factory.centre()
     desk = await factory.staff("FRONT_DESK", [centre])
@@ -349,7 +367,7 @@ async def test_reconciliation_confirms_a_paid_order_whose_webhook_never_came(api
     appointment, order = await open_order(api, factory)
     unpaid_appointment, unpaid = await open_order(api, factory)
     paid = await pay(sandbox, orderId=order["orderId"], outcome="captured")  # webhook not delivered
-    outcomes = await payment_jobs.reconcile_stale(pool, pay_settings)
+    outcomes = await reconcile_stale(pool, pay_settings, factory)
     assert outcomes == {"CONFIRMED": 1, "UNCHANGED": 1}
     assert await rows(factory, "SELECT id, status, payment_id FROM payments ORDER BY id") == [
         (order["paymentId"], "SUCCESS", paid["payment"]["id"]), (unpaid["paymentId"], "CREATED", None)]
@@ -358,7 +376,7 @@ async def test_reconciliation_confirms_a_paid_order_whose_webhook_never_came(api
     # The webhook arriving late, and a second run, change nothing.
     await deliver(api, paid)
     assert await PaymentWorker(pool, pay_settings, factory).run() == ["ALREADY_PAID"]
-    assert (await payment_jobs.reconcile_stale(pool, pay_settings)) == {"UNCHANGED": 1}
+    assert (await reconcile_stale(pool, pay_settings, factory)) == {"UNCHANGED": 1}
     assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
 
 
@@ -368,12 +386,12 @@ async def test_reconciliation_fails_an_expired_unpaid_order_and_leaves_recent_on
     _, recent = await open_order(api, factory)
     await factory.fetchone("UPDATE payments SET created_at = now() - interval '3 hours'"
                            " WHERE id = %s RETURNING id", (old["paymentId"],))
-    assert await payment_jobs.reconcile_stale(pool, pay_settings) == {"FAILED": 1, "UNCHANGED": 1}
+    assert await reconcile_stale(pool, pay_settings, factory) == {"FAILED": 1, "UNCHANGED": 1}
     assert await rows(factory, "SELECT id, status, failure_reason FROM payments ORDER BY id") == [
         (old["paymentId"], "FAILED", "Order expired unpaid"), (recent["paymentId"], "CREATED", None)]
     # Not yet due: with the production default nothing open for less than 15 minutes is checked.
     not_due = pay_settings.replace(payment_reconcile_after_minutes=15)
-    assert await payment_jobs.reconcile_stale(pool, not_due) == {}
+    assert await reconcile_stale(pool, not_due, factory) == {}
 
 
 async def test_reconciliation_settles_payment_links_with_razorpay(api, factory, sandbox, worker, pool,
@@ -385,16 +403,22 @@ async def test_reconciliation_settles_payment_links_with_razorpay(api, factory, 
     status, _ = await sandbox.post("/_sandbox/razorpay/expire-link",
                                    {"paymentLinkId": by_payment[lapsed_payment["id"]]["id"]})
     assert status == 200
-    assert await payment_jobs.reconcile_stale(pool, pay_settings) == {"CONFIRMED": 1, "LINK_EXPIRED": 1}
+    assert await reconcile_stale(pool, pay_settings, factory) == {"CONFIRMED": 1, "LINK_EXPIRED": 1}
     assert await value(factory, APPOINTMENT_STATUS, (paid_appointment["id"],)) == "CONFIRMED"
     assert await value(factory, APPOINTMENT_STATUS, (lapsed_appointment["id"],)) == "CANCELLED"
 
 
 async def test_reconciliation_survives_an_unreachable_razorpay(api, factory, sandbox, pool, pay_settings):
-    await open_order(api, factory)
-    await sandbox.fault("razorpay", status=500, count=10)
-    assert await payment_jobs.reconcile_stale(pool, pay_settings) == {"ERROR": 1}
-    assert await value(factory, "SELECT status FROM payments") == "CREATED"
+    """Each payment is its own step: one unreachable order holds up no other, and stays queued."""
+    _, unreachable = await open_order(api, factory)
+    appointment, order = await open_order(api, factory)
+    await pay(sandbox, orderId=order["orderId"], outcome="captured")
+    await sandbox.fault("razorpay", status=500, count=3, path=f"/razorpay/v1/orders/{unreachable['orderId']}")
+    assert await reconcile_stale(pool, pay_settings, factory) == {"ERROR": 1, "CONFIRMED": 1}
+    assert await rows(factory, "SELECT id, status FROM payments ORDER BY id") == [
+        (unreachable["paymentId"], "CREATED"), (order["paymentId"], "SUCCESS")]
+    assert await rows(factory, "SELECT args FROM outbox WHERE actor_name = 'reconcile_payment' AND done_at IS NULL"
+                      ) == [([unreachable["paymentId"]],)]
 
 
 # --- concurrency ----------------------------------------------------------------
@@ -433,3 +457,40 @@ async def test_reconcile_payment_run_twice_confirms_once_and_asks_razorpay_once(
     assert await value(factory, "SELECT count(*) FROM appointment_status_history WHERE appointment_id = %s",
                        (appointment["id"],)) == 1
     assert len(await outbox_rows(factory, "appointment_confirmed")) == 1
+
+
+async def orderless_attempt(factory, minutes_ago=20) -> tuple[dict, int]:
+    """A checkout attempt whose maker died before storing its order id (the API's lease ran out)."""
+    appointment = await book(factory, await factory.centre())
+    (payment_id,) = await factory.fetchone(
+        "INSERT INTO payments (patient_id, appointment_id, channel, amount, status, created_at, updated_at)"
+        " VALUES (%s, %s, 'CHECKOUT', %s, 'CREATED', now() - make_interval(mins => %s),"
+        " now() - make_interval(mins => %s)) RETURNING id",
+        (appointment["patient"]["id"], appointment["id"], FEE, minutes_ago, minutes_ago))
+    return appointment, payment_id
+
+
+async def test_reconciliation_settles_a_checkout_whose_order_id_was_never_stored(api, factory, sandbox, pool,
+                                                                                pay_settings):
+    appointment, paid_id = await orderless_attempt(factory)
+    _, unmade_id = await orderless_attempt(factory)
+    client = payment_jobs.RazorpayClient(pay_settings, attempts=1)
+    try:  # Razorpay made the order (under our receipt) and the patient paid it
+        made = await asyncio.to_thread(client.create_order, FEE * 100, "INR", payment_jobs.rules.receipt(paid_id))
+    finally:
+        client.close()
+    paid = await pay(sandbox, orderId=made["id"], outcome="captured")
+    assert await reconcile_stale(pool, pay_settings, factory) == {"CONFIRMED": 1, "FAILED": 1}
+    assert await rows(factory, "SELECT id, status, order_id, payment_id, failure_reason FROM payments ORDER BY id") == [
+        (paid_id, "SUCCESS", made["id"], paid["payment"]["id"], None),
+        (unmade_id, "FAILED", None, None, "No order was made at Razorpay")]
+    assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "CONFIRMED"
+    assert await reconcile_stale(pool, pay_settings, factory) == {}
+
+
+async def test_an_orderless_checkout_still_being_made_is_left_to_its_maker(api, factory, sandbox, pool,
+                                                                          pay_settings):
+    _, payment_id = await orderless_attempt(factory, minutes_ago=0)  # its maker's lease still runs
+    assert await payment_jobs.reconcile_one(pool, pay_settings, payment_id) == "UNCHANGED"
+    assert sandbox.state.requests == []
+    assert await value(factory, "SELECT status FROM payments") == "CREATED"

@@ -7,15 +7,18 @@ sandbox answers 500 or stalls on demand.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 
-from jobs import scheduler
+from jobs import scheduler, sweeps
 from mibo.api.app import init_app
+from tests import payments_support
 from tests.jobs_support import (
     PrivateRedis,
     Worker,
@@ -54,8 +57,8 @@ async def api(aiohttp_client, flow_settings, pool, redis, otp_sender):
 def workers(flow_settings, tmp_path):
     started: list[Worker] = []
 
-    def start(**extra) -> Worker:
-        worker = Worker(worker_env(flow_settings, **extra), tmp_path / f"worker{len(started)}.log")
+    def start(threads: int = 2, **extra) -> Worker:
+        worker = Worker(worker_env(flow_settings, **extra), tmp_path / f"worker{len(started)}.log", threads)
         worker.start()
         started.append(worker)
         return worker
@@ -176,9 +179,15 @@ async def test_gallabox_500_then_200_sends_one_message_and_logs_attempts(api, po
     statuses = [r["status"] for r in await sandbox.requests("gallabox")]
     assert statuses == [500, 202]
     assert len(sandbox.state.messages) == 1
-    ((status, attempts, error),) = await rows(pool,
-                                              "SELECT status, attempts, last_error FROM notification_logs")
+    ((notification_id, status, attempts, error),) = await rows(
+        pool, "SELECT id, status, attempts, last_error FROM notification_logs")
     assert (status, attempts) == ("SENT", 2) and "500" in error
+    # The worker logs JSON, and the failure's line names the step it happened in.
+    lines = [json.loads(line) for line in worker.log_path.read_text().splitlines() if line.startswith("{")]
+    (failed,) = [line for line in lines if line["msg"] == "notification failed"]
+    assert (failed["actor"], failed["notificationId"], failed["attempts"]) == ("send_notification",
+                                                                               notification_id, 1)
+    assert failed["phone"] == "******" + who.patient_phone[-4:] and who.patient_phone not in json.dumps(lines)
 
 
 async def test_reminder_cancelled_after_it_was_queued_is_superseded(api, pool, factory, sandbox, workers):
@@ -202,16 +211,30 @@ async def test_reminder_cancelled_after_it_was_queued_is_superseded(api, pool, f
     assert json.loads(json.dumps(await sandbox.requests("gallabox"))) == []
 
 
-async def test_scheduler_process_sweeps_the_outbox_and_reports_job_health(pool, flow_settings, tmp_path):
-    """`mibo scheduler` alone (no API relay): rows left unpublished go out, and its metrics say so."""
+async def test_scheduler_process_sweeps_and_reports_job_health(pool, factory, flow_settings, tmp_path):
+    """`mibo scheduler` alone (no API relay): rows left unpublished go out, a message stuck PENDING
+    by a dead worker is queued again, and its metrics say so."""
     await rows(pool, "INSERT INTO outbox (actor_name, args) VALUES ('appointment_booked', '[1]')")
+    who = await people(factory)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        appointment_id = await insert_appointment(cur, who, future_slot(), "IN_PERSON")
+    ((stuck,),) = await rows(pool, """
+        INSERT INTO notification_logs (idempotency_key, appointment_id, kind, template_name, recipient_phone,
+                                       attempts, attempt_started_at, lease_until, created_at)
+        VALUES ('stuck', %s, 'APPOINTMENT_BOOKED', 'appointment_booked', %s, 1, now() - interval '5 minutes',
+                now() - interval '3 minutes', now() - interval '5 minutes')
+        RETURNING id""", (appointment_id, who.patient_phone))
     port = free_port()
     env = worker_env(flow_settings, SCHEDULER_METRICS_PORT=str(port))
     log_path = tmp_path / "scheduler.log"
     process = start_scheduler(env, log_path)
     try:
-        await wait_for(lambda: rows(pool, "SELECT 1 FROM outbox WHERE published_at IS NOT NULL"),
+        await wait_for(lambda: rows(pool, "SELECT 1 FROM outbox WHERE actor_name = 'appointment_booked'"
+                                          " AND published_at IS NOT NULL"),
                        timeout=20, what=lambda: f"the sweep; log:\n{log_path.read_text()}")
+        await wait_for(lambda: rows(pool, "SELECT 1 FROM outbox WHERE dedupe_key = %s AND published_at IS NOT NULL",
+                                    (f"send_notification:{stuck}",)),
+                       timeout=20, what=lambda: f"the stuck message queued again; log:\n{log_path.read_text()}")
 
         async def scrape():
             try:
@@ -221,16 +244,151 @@ async def test_scheduler_process_sweeps_the_outbox_and_reports_job_health(pool, 
             except aiohttp.ClientError:
                 return None
             # Every job has run once (each publishes what it queued before reporting success).
-            jobs = ("reminders", "notification_retry", "payment_reconcile", "cleanup", "outbox_sweep")
+            jobs = ("reminders", "notification_retry", "cleanup", "outbox_sweep", "notification_sweep",
+                    "appointment_sweep", "meet_link_sweep", "payment_sweep")
             return text if all(f'job="{job}"' in text for job in jobs) else None
 
         text = await wait_for(scrape, timeout=20, what="the scheduler's metrics")
-        assert "mibo_outbox_backlog 0.0" in text
-        # Our row, and the payments reconciliation the scheduler queued itself at start.
+        assert 'mibo_sweep_found{sweep="notifications"} 1.0' in text
+        assert 'mibo_sweep_repaired_total{sweep="notifications"} 1.0' in text
+        assert re.search(r'mibo_sweep_oldest_open_seconds\{sweep="notifications"\} (29\d|3\d\d)', text)
+        for sweep in ("outbox", "appointments", "meet_links", "payments"):
+            assert f'mibo_sweep_found{{sweep="{sweep}"}}' in text
+        # Ours, the repair and the hourly cleanup are out; none is done (no worker here), so all
+        # three still count as open steps.
+        assert "mibo_outbox_backlog 3.0" in text
         ready = re.search(r'mibo_jobs_queue_depth\{queue="default",state="ready"\} (\d+)', text)
-        assert ready and int(ready.group(1)) >= 1
+        assert ready and int(ready.group(1)) == 3
         assert "mibo_scheduler_job_failures_total{" not in text  # no job has failed
     finally:
         process.terminate()
         process.wait(20)
     assert process.returncode == 0
+
+
+# --- durability: the database decides what is done ------------------------------------------------
+
+BOOKED_MESSAGES = """
+SELECT appointment_id, status FROM notification_logs WHERE kind = 'APPOINTMENT_BOOKED' ORDER BY appointment_id
+"""
+
+
+async def book_over_http(api, admin, who, start, kind: str) -> int:
+    resp = await api.post("/api/appointments", headers=admin.headers, json={
+        "patientId": who.patient_id, "clinicianId": who.clinician_id, "centreId": who.centre_id,
+        "appointmentType": kind, "scheduledStartAt": start.isoformat()})
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["data"]["id"]
+
+
+def message_keys(sandbox) -> list[tuple]:
+    """What the patient received, one entry per accepted message: (phone, template, when)."""
+    return [(m["phone"], m["templateName"], m["bodyValues"].get("when")) for m in sandbox.state.messages]
+
+
+async def test_redis_restarted_empty_while_50_bookings_are_queued(api, pool, factory, sandbox, workers,
+                                                                  private_redis):
+    """A Redis that keeps nothing loses every queued message when it restarts; the relay sees another
+    Redis (its run id) and publishes every open step again. Afterwards each booking has exactly one
+    booking message and each ONLINE one exactly one calendar event and one Meet link."""
+    worker = workers(threads=4)
+    admin = await factory.staff("ADMIN")
+    groups = [await people(factory) for _ in range(5)]
+    for who in groups:
+        await open_all_week(pool, who)
+    await sandbox.fault("gallabox", delay=0.1, count=1000)  # sends slow enough for a queue to build up
+    booked = {}
+    for i in range(50):
+        kind = "ONLINE" if i % 3 == 0 else "IN_PERSON"
+        booked[await book_over_http(api, admin, groups[i % 5], future_slot(i // 5, days=4), kind)] = kind
+    await wait_for(sent_count(pool, 5), timeout=30, what=lambda: f"the first messages; log:\n{worker.log()}")
+    ((unsent,),) = await rows(pool, "SELECT count(*) FROM outbox WHERE done_at IS NULL")
+    private_redis.stop()
+    private_redis.start()  # empty: no AOF, no RDB
+    assert unsent > 10  # the restart did lose queued work
+    await wait_for(sent_count(pool, 50), timeout=90,
+                   what=lambda: f"50 booking messages; log:\n{worker.log()}")
+    await wait_for(lambda: rows(pool, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE done_at IS NULL)"),
+                   timeout=30, what="every step done")
+    assert await rows(pool, BOOKED_MESSAGES) == [(appointment_id, "SENT") for appointment_id in sorted(booked)]
+    received = message_keys(sandbox)
+    assert len(received) == len(set(received)) == 50  # none missing, none twice
+    online = sorted(a for a, kind in booked.items() if kind == "ONLINE")
+    meetings = await rows(pool, "SELECT id, meet_link, calendar_event_id FROM appointments"
+                                " WHERE meet_link IS NOT NULL ORDER BY id")
+    assert [m[0] for m in meetings] == online and len(online) == 17
+    assert sorted(e["id"] for e in sandbox.state.events.values()) == sorted(m[2] for m in meetings)
+    assert len({m[1] for m in meetings}) == 17
+    links_sent = {m["bodyValues"]["meetLink"] for m in sandbox.state.messages if "meetLink" in m["bodyValues"]}
+    assert links_sent == {m[1] for m in meetings}
+    assert await rows(pool, "SELECT changed_at IS NOT NULL FROM outbox_broker") == [(True,)]
+
+
+async def test_worker_killed_mid_send_repeats_nothing_outside_the_window(api, pool, factory, sandbox, workers,
+                                                                        flow_settings):
+    """SIGKILL while the worker holds messages and is inside Gallabox, Google and Razorpay calls. After a
+    restart: no calendar event twice, no payment settled twice, and a WhatsApp message twice only if
+    its send was in flight when the worker died (claimed, outcome never written: Gallabox cannot be
+    asked whether it took it)."""
+    env = {"BROKER_HEARTBEAT_TIMEOUT": "2", "NOTIFICATION_LEASE": "3"}
+    worker = workers(threads=6, **env)
+    admin = await factory.staff("ADMIN")
+    who = await people(factory)
+    await open_all_week(pool, who)
+    for provider, path, count in (("gallabox", "/gallabox", 4), ("google", "/google/calendar", 2)):
+        await sandbox.fault(provider, delay=3, count=count, path=path)
+    for i in range(6):
+        await book_over_http(api, admin, who, future_slot(i, days=4), "ONLINE" if i < 2 else "IN_PERSON")
+    # A checkout paid at Razorpay: the browser's verify and the webhook both ask to settle it.
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    appointment = await payments_support.book(factory, centre)
+    status, order = await payments_support.create_order(api, desk, appointment["id"])
+    assert status == 200, order
+    await sandbox.fault("razorpay", delay=3, path=f"/razorpay/v1/orders/{order['data']['orderId']}/payments")
+    paid = await payments_support.pay(sandbox, orderId=order["data"]["orderId"], outcome="captured")
+    checkout = paid["checkout"]
+    resp = await api.post("/api/payments/verify", headers=desk.headers, json={
+        "razorpayOrderId": checkout["razorpay_order_id"], "razorpayPaymentId": checkout["razorpay_payment_id"],
+        "razorpaySignature": checkout["razorpay_signature"]})
+    assert resp.status == 200, await resp.text()
+
+    async def mid_send():
+        ((claimed,),) = await rows(pool, "SELECT count(*) FROM notification_logs WHERE lease_until > now()"
+                                         " AND status = 'PENDING'")
+        return claimed >= 2 and len(sandbox.state.faults) <= 1
+    await wait_for(mid_send, timeout=30, what=lambda: f"sends in flight; log:\n{worker.log()}")
+    worker.kill()
+    # Claimed by the dead worker, outcome never written: inside the window.
+    in_window = await rows(pool, "SELECT recipient_phone, template_name, payload->'bodyValues'->>'when'"
+                                 " FROM notification_logs WHERE status <> 'SENT' AND attempt_started_at IS NOT NULL")
+    assert in_window
+    await payments_support.deliver(api, paid)  # the webhook arrives while no worker runs
+    restarted = workers(threads=6, **env)
+    settings = flow_settings.replace(notification_lease=3)
+
+    async def all_sent():
+        await sweeps.notifications(pool, settings)  # the scheduler's minutely sweep, run here more often
+        ((pending,),) = await rows(pool, "SELECT count(*) FROM notification_logs WHERE status <> 'SENT'")
+        ((count,),) = await rows(pool, "SELECT count(*) FROM notification_logs")
+        return count == 7 and pending == 0  # 6 booking messages, 1 confirmation
+    await wait_for(all_sent, timeout=60, interval=0.5, what=lambda: f"every message; log:\n{restarted.log()}")
+    await asyncio.sleep(4)  # let a late duplicate (a request the dead worker left in flight) land
+
+    # No calendar event twice.
+    events = await rows(pool, "SELECT calendar_event_id FROM appointments WHERE meet_link IS NOT NULL ORDER BY id")
+    assert len(events) == 2 and sorted(e["id"] for e in sandbox.state.events.values()) == sorted(e for e, in events)
+    # No payment settled twice.
+    assert await rows(pool, "SELECT status FROM payments") == [("SUCCESS",)]
+    assert await rows(pool, "SELECT count(*) FROM audit_log WHERE action = 'payment.captured'") == [(1,)]
+    assert await rows(pool, "SELECT count(*) FROM appointment_status_history WHERE to_status = 'CONFIRMED'"
+                            " AND appointment_id = %s", (appointment["id"],)) == [(1,)]
+    # No message missing; twice only for a send in flight at the kill.
+    received = Counter(message_keys(sandbox))
+    expected = await rows(pool, "SELECT substr(recipient_phone, 2), template_name, payload->'bodyValues'->>'when'"
+                                " FROM notification_logs")
+    assert set(received) == set(expected) and len(expected) == 7
+    twice = [key for key, count in received.items() if count > 1]
+    assert all(count <= 2 for count in received.values())
+    assert set(twice) <= {(phone[1:], template, when) for phone, template, when in in_window}, (twice, in_window)
+    assert sum(received.values()) == 7 + len(twice)

@@ -1,4 +1,4 @@
-"""Housekeeping the scheduler asks for hourly: expired OTPs, dead sessions, old outbox rows.
+"""Housekeeping the scheduler asks for hourly: expired OTPs, dead sessions, old finished outbox rows.
 
 The scheduler only enqueues `purge_expired` (one message per hour slot, by outbox dedupe key);
 the deletes run here, in a worker. Deleting what is already gone deletes nothing, so a second
@@ -7,12 +7,10 @@ run, or two runs at once, change nothing.
 
 from __future__ import annotations
 
-import dramatiq
-
 from jobs import context
+from jobs.broker import actor
 from jobs.options import HOUR, MINUTE, options
-from mibo.core import db
-from mibo.core import outbox as names
+from mibo.core import db, outbox
 from mibo.core.config import Settings
 
 DELETE_EXPIRED_OTPS = "DELETE FROM otp_requests WHERE expires_at < now() - interval '1 day'"
@@ -23,7 +21,7 @@ DELETE FROM auth_sessions
 WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - make_interval(secs => %s)
 """
 
-DELETE_OLD_OUTBOX = "DELETE FROM outbox WHERE published_at < now() - interval '7 days'"
+DELETE_OLD_OUTBOX = "DELETE FROM outbox WHERE done_at < now() - interval '7 days'"
 
 
 async def purge(pool, settings: Settings) -> dict[str, int]:
@@ -37,6 +35,6 @@ async def purge(pool, settings: Settings) -> dict[str, int]:
 
 
 # Periodic: the next hour's run is its retry.
-@dramatiq.actor(actor_name=names.PURGE_EXPIRED, **options(max_retries=0, time_limit=10 * MINUTE, max_age=HOUR))
+@actor(outbox.PURGE_EXPIRED, **options(max_retries=0, time_limit=10 * MINUTE, max_age=HOUR))
 async def purge_expired() -> None:
     await purge(await context.pool(), context.settings())

@@ -4,35 +4,33 @@ Each actor is one step, keyed in the database, and safe to run twice:
 - process_razorpay_event: a verified, stored webhook event (webhook_events.processed_at marks it done);
 - create_payment_link: the link for a payments row (reference_id = the row, so Razorpay makes one)
   and its WhatsApp message (notification_logs idempotency key);
-- reconcile_payment / reconcile_payments: ask Razorpay about open payments the webhook did not settle;
+- reconcile_payment: ask Razorpay about an open payment the webhook did not settle (queued after
+  checkout verify, and by the scheduler's payments sweep for every payment left open too long);
+  a checkout attempt whose order id was never stored is first looked up by its receipt;
 - cancel_payment_link: close a link whose appointment was paid another way or cancelled, at Razorpay
   first and then its payments row (FAILED), so that the patient cannot pay it twice.
-All money decisions go through the rules of mibo.api.resources.payments (mark_paid_and_confirm and friends),
+All money decisions go through the rules of mibo.domain.payments (mark_paid_and_confirm and friends),
 so a webhook, a reconciliation and a retry of either reach the same state by the same path.
 
 The work functions take the pool and settings, so tests run them against the test database and
-the sandbox; the actors pass the worker's own.
+the sandbox; the actors pass the worker's own (jobs.context.settings()).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import dramatiq
-
 from jobs import context
-from jobs.broker import settings as worker_settings
+from jobs.broker import actor
 from jobs.options import MINUTE, SECOND, options
-from mibo.core import db
-from mibo.core import outbox as names
+from mibo.core import db, outbox
 from mibo.core.actor import WORKER, Actor
 from mibo.core.config import Settings
 from mibo.core.logs import log_event
+from mibo.domain import notifications
 from mibo.domain import payments as rules
+from mibo.domain.appointments import PEOPLE_JOINS
 from mibo.domain.messages import local_when
 from mibo.providers.errors import ProviderError
 from mibo.providers.razorpay_client import RazorpayClient
@@ -62,19 +60,14 @@ PAYMENT_ID_BY_ORDER_ID = "SELECT id FROM payments WHERE order_id = %s"
 
 PAYMENT_ID_BY_LINK_ID = "SELECT id FROM payments WHERE payment_link_id = %s"
 
-LINK_PAYMENT_WITH_CONTEXT = """
+LINK_PAYMENT_WITH_CONTEXT = f"""
 SELECT p.id, p.status, p.amount, p.currency, p.payment_link_id,
        a.id AS appointment_id, a.status AS appointment_status, a.scheduled_start_at,
        c.name AS centre_name, c.timezone,
        pu.id AS patient_user_id, pu.full_name AS patient_name, pu.phone AS patient_phone,
        cu.full_name AS clinician_name
 FROM payments p
-JOIN appointments a ON a.id = p.appointment_id
-JOIN centres c ON c.id = a.centre_id
-JOIN patient_profiles pp ON pp.id = a.patient_id
-JOIN users pu ON pu.id = pp.user_id
-JOIN clinician_profiles cp ON cp.id = a.clinician_id
-JOIN users cu ON cu.id = cp.user_id
+JOIN appointments a ON a.id = p.appointment_id {PEOPLE_JOINS}
 WHERE p.id = %s AND p.channel = 'PAYMENT_LINK'
 """
 
@@ -99,44 +92,12 @@ UPDATE payments SET status = 'FAILED', failure_reason = %s
 WHERE id = %s AND payment_link_id IS NULL AND status IN ('CREATED', 'PENDING')
 """
 
-INSERT_NOTIFICATION = """
-INSERT INTO notification_logs (idempotency_key, appointment_id, user_id, channel, kind, template_name,
-                               recipient_phone, payload)
-VALUES (%(idempotency_key)s, %(appointment_id)s, %(user_id)s, 'WHATSAPP', %(kind)s, %(template_name)s,
-        %(recipient_phone)s, %(payload)s::jsonb)
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id
-"""
-
 OPEN_PAYMENT = """
 SELECT id, channel, status, order_id, payment_link_id, flagged_at,
        created_at < now() - make_interval(mins => %s) AS order_expired
 FROM payments WHERE id = %s
 """
 
-# Open Razorpay payments nobody settled for a while. Flagged ones wait for staff, not for us.
-STALE_OPEN_PAYMENTS = """
-SELECT id FROM payments
-WHERE status IN ('CREATED', 'PENDING') AND channel <> 'DESK' AND flagged_at IS NULL
-  AND updated_at < now() - make_interval(mins => %s)
-ORDER BY updated_at, id
-LIMIT %s
-"""
-
-RECONCILE_BATCH = 200
-
-
-# --- Razorpay, off the event loop --------------------------------------------------
-
-
-def _razorpay(settings: Settings, method: str, *args, **kwargs):
-    """Call one RazorpayClient method in this (worker) thread with a client of its own."""
-    with contextlib.closing(RazorpayClient(settings)) as client:
-        return getattr(client, method)(*args, **kwargs)
-
-
-async def razorpay_call(settings: Settings, method: str, *args, **kwargs):
-    return await context.in_thread(_razorpay, settings, method, *args, **kwargs)
 
 
 # --- webhook events -------------------------------------------------------------
@@ -185,7 +146,7 @@ async def handle_razorpay_event(pool, webhook_event_id: int) -> str | None:
         event = await db.fetch_one(cur, WEBHOOK_EVENT_FOR_UPDATE, (webhook_event_id,))
         if event is None or event["processed_at"] is not None:
             return None
-        actor = Actor.system(WORKER, f"{names.PROCESS_RAZORPAY_EVENT}:{webhook_event_id}")
+        actor = Actor.system(WORKER, f"{outbox.PROCESS_RAZORPAY_EVENT}:{webhook_event_id}")
         outcome, payment_id = await apply_razorpay_event(cur, actor, event["event_type"], event["payload"])
         await db.execute(cur, FINISH_WEBHOOK_EVENT, (outcome, payment_id, webhook_event_id))
     log_event(log, logging.INFO, "razorpay event processed", webhookEventId=webhook_event_id,
@@ -194,11 +155,6 @@ async def handle_razorpay_event(pool, webhook_event_id: int) -> str | None:
 
 
 # --- payment links ----------------------------------------------------------------
-
-
-def reference_id(payment_id: int) -> str:
-    """Razorpay keeps one link per reference_id: a retried create finds the first link."""
-    return f"mibo-payment-{payment_id}"
 
 
 def link_message(row: dict, short_url: str, expires_at: datetime) -> dict:
@@ -220,7 +176,7 @@ def link_message(row: dict, short_url: str, expires_at: datetime) -> dict:
         "kind": PAYMENT_LINK_KIND,
         "template_name": PAYMENT_LINK_TEMPLATE,
         "recipient_phone": row["patient_phone"],
-        "payload": json.dumps({"name": row["patient_name"], "bodyValues": values}),
+        "payload": {"name": row["patient_name"], "bodyValues": values},
     }
 
 
@@ -234,10 +190,11 @@ async def make_payment_link(pool, settings: Settings, payment_id: int) -> str:
     expire_by = datetime.now(UTC) + timedelta(minutes=settings.payment_link_expiry_minutes)
     customer = {"name": row["patient_name"], "contact": row["patient_phone"] or ""}
     try:
-        link = await razorpay_call(
-            settings, "create_payment_link", rules.to_paise(row["amount"]), row["currency"],
+        link = await context.razorpay_call(
+            settings, RazorpayClient.create_payment_link, rules.to_paise(row["amount"]), row["currency"],
             f"Consultation with {row['clinician_name']}", customer, int(expire_by.timestamp()),
-            reference_id(payment_id),
+            # Razorpay keeps one link per reference_id: a retried create finds the first link.
+            rules.receipt(payment_id),
             {"paymentId": str(payment_id), "appointmentId": str(row["appointment_id"])})
     except ProviderError as exc:
         if exc.retryable:
@@ -268,11 +225,9 @@ async def store_payment_link(pool, row: dict, link: dict, expires_at: datetime) 
             log_event(log, logging.WARNING, "payment link without a phone to send it to",
                       paymentId=payment_id)
             return "NO_PHONE"
-        notification_id = await db.fetch_value(cur, INSERT_NOTIFICATION,
-                                               link_message(row, link.get("short_url") or "", expires_at))
+        notification_id = await notifications.add(cur, **link_message(row, link.get("short_url") or "", expires_at))
         if notification_id is not None:
-            await names.enqueue(cur, names.SEND_NOTIFICATION, notification_id,
-                                dedupe_key=f"{names.SEND_NOTIFICATION}:{notification_id}")
+            await outbox.enqueue_step(cur, outbox.SEND_NOTIFICATION, notification_id)
     log_event(log, logging.INFO, "payment link created", paymentId=payment_id)
     return "SENT"
 
@@ -285,7 +240,7 @@ async def cancel_unsent_link(settings: Settings, payment_id: int, link_id: str) 
     would not find it again (the payment is closed, so it returns NOT_PAYABLE).
     """
     try:
-        await razorpay_call(settings, "cancel_payment_link", link_id)
+        await context.razorpay_call(settings, RazorpayClient.cancel_payment_link, link_id)
     except ProviderError as exc:
         log_event(log, logging.WARNING, "unsent payment link left to expire", paymentId=payment_id,
                   error=exc.message[:200])
@@ -322,12 +277,12 @@ async def close_payment_link(pool, settings: Settings, payment_id: int) -> str:
 async def closed_at_razorpay(settings: Settings, link_id: str) -> bool:
     """Cancel the link; False if it was paid first (then Razorpay refuses the cancel)."""
     try:
-        await razorpay_call(settings, "cancel_payment_link", link_id)
+        await context.razorpay_call(settings, RazorpayClient.cancel_payment_link, link_id)
         return True
     except ProviderError as exc:
         if exc.retryable:
             raise
-        status = (await razorpay_call(settings, "fetch_payment_link", link_id)).get("status")
+        status = (await context.razorpay_call(settings, RazorpayClient.fetch_payment_link, link_id)).get("status")
         if status == "paid":
             return False
         # Already closed (an earlier run cancelled it and stopped short of the database, or it
@@ -345,9 +300,14 @@ async def reconcile_one(pool, settings: Settings, payment_id: int) -> str:
     row = await db.query_one(pool, OPEN_PAYMENT, (settings.payment_order_expiry_minutes, payment_id))
     if row is None or row["status"] not in rules.OPEN or row["flagged_at"] is not None:
         return rules.UNCHANGED
-    actor = Actor.system(WORKER, f"{names.RECONCILE_PAYMENT}:{payment_id}")
-    if row["channel"] == "CHECKOUT" and row["order_id"]:
-        attempts = await razorpay_call(settings, "fetch_order_payments", row["order_id"])
+    actor = Actor.system(WORKER, f"{outbox.RECONCILE_PAYMENT}:{payment_id}")
+    if row["channel"] == "CHECKOUT" and row["order_id"] is None:
+        found = await order_made_for(pool, settings, payment_id)
+        if found in (rules.UNCHANGED, rules.FAILED):
+            return found
+        row = {**row, "order_id": found}
+    if row["channel"] == "CHECKOUT":
+        attempts = await context.razorpay_call(settings, RazorpayClient.fetch_order_payments, row["order_id"])
         captured = next((p for p in attempts if p.get("status") == "captured"), None)
         async with db.transaction(pool) as cur:
             if captured is not None:
@@ -358,7 +318,7 @@ async def reconcile_one(pool, settings: Settings, payment_id: int) -> str:
                 return await rules.mark_failed(cur, payment_id, "Order expired unpaid")
         return rules.UNCHANGED
     if row["channel"] == "PAYMENT_LINK" and row["payment_link_id"]:
-        link = await razorpay_call(settings, "fetch_payment_link", row["payment_link_id"])
+        link = await context.razorpay_call(settings, RazorpayClient.fetch_payment_link, row["payment_link_id"])
         async with db.transaction(pool) as cur:
             if link.get("status") == "paid":
                 paid = next((p for p in link.get("payments") or [] if p.get("status") == "captured"), {})
@@ -370,51 +330,45 @@ async def reconcile_one(pool, settings: Settings, payment_id: int) -> str:
     return rules.UNCHANGED
 
 
-async def reconcile_stale(pool, settings: Settings) -> Counter:
-    """Reconcile every payment left open longer than PAYMENT_RECONCILE_AFTER_MINUTES; outcome counts."""
-    rows = await db.query_all(pool, STALE_OPEN_PAYMENTS,
-                              (settings.payment_reconcile_after_minutes, RECONCILE_BATCH))
-    outcomes: Counter = Counter()
-    for row in rows:
-        try:
-            outcomes[await reconcile_one(pool, settings, row["id"])] += 1
-        except ProviderError as exc:
-            # One unreachable order must not hold up the rest; the next run tries it again.
-            outcomes["ERROR"] += 1
-            log_event(log, logging.WARNING, "reconciliation failed", paymentId=row["id"],
-                      error=exc.message[:200])
-    if rows:
-        log_event(log, logging.INFO, "payments reconciled", **dict(outcomes))
-    return outcomes
+async def order_made_for(pool, settings: Settings, payment_id: int) -> str:
+    """The order of a checkout attempt whose maker never stored it, found at Razorpay by our receipt.
+
+    Returns the order id (now stored), FAILED when Razorpay has no such order (the attempt holds
+    no money), or UNCHANGED while a request is still making it (its lease has not run out).
+    """
+    async with db.transaction(pool) as cur:
+        if not await rules.take_over_order(cur, payment_id):
+            return rules.UNCHANGED
+    order = await context.razorpay_call(settings, RazorpayClient.find_order, rules.receipt(payment_id))
+    async with db.transaction(pool) as cur:
+        if order is None:
+            return await rules.mark_failed(cur, payment_id, "No order was made at Razorpay")
+        order_id = await rules.store_order(cur, payment_id, order["id"])
+    log_event(log, logging.INFO, "checkout order found by its receipt", paymentId=payment_id)
+    return order_id
 
 
 # --- actors -------------------------------------------------------------------
 
 
-@dramatiq.actor(actor_name=names.PROCESS_RAZORPAY_EVENT, **options(time_limit=30 * SECOND))
+@actor(outbox.PROCESS_RAZORPAY_EVENT, fields=("webhookEventId",), **options(time_limit=30 * SECOND))
 async def process_razorpay_event(webhook_event_id: int) -> None:
     await handle_razorpay_event(await context.pool(), webhook_event_id)
 
 
 # Two minutes: the client's worst case (3 attempts of a 5 s connect + 15 s read timeout) is just over one.
-@dramatiq.actor(actor_name=names.CREATE_PAYMENT_LINK, **options(time_limit=2 * MINUTE))
+@actor(outbox.CREATE_PAYMENT_LINK, fields=("paymentId",), **options(time_limit=2 * MINUTE))
 async def create_payment_link(payment_id: int) -> None:
-    await make_payment_link(await context.pool(), worker_settings, payment_id)
+    await make_payment_link(await context.pool(), context.settings(), payment_id)
 
 
-@dramatiq.actor(actor_name=names.RECONCILE_PAYMENT, **options(time_limit=2 * MINUTE))
+@actor(outbox.RECONCILE_PAYMENT, fields=("paymentId",), **options(time_limit=2 * MINUTE))
 async def reconcile_payment(payment_id: int) -> None:
-    await reconcile_one(await context.pool(), worker_settings, payment_id)
+    await reconcile_one(await context.pool(), context.settings(), payment_id)
 
 
 # Three minutes: at worst two calls (a refused cancel, then the fetch), each with the client's retries.
-@dramatiq.actor(actor_name=names.CANCEL_PAYMENT_LINK, **options(time_limit=3 * MINUTE))
+@actor(outbox.CANCEL_PAYMENT_LINK, fields=("paymentId",), **options(time_limit=3 * MINUTE))
 async def cancel_payment_link(payment_id: int) -> None:
-    await close_payment_link(await context.pool(), worker_settings, payment_id)
+    await close_payment_link(await context.pool(), context.settings(), payment_id)
 
-
-# Periodic: the scheduler enqueues it; a run that overlaps another only repeats idempotent checks.
-@dramatiq.actor(actor_name=names.RECONCILE_PAYMENTS, **options(max_retries=0, time_limit=10 * MINUTE,
-                                                               max_age=30 * MINUTE))
-async def reconcile_payments() -> None:
-    await reconcile_stale(await context.pool(), worker_settings)

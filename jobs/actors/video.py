@@ -8,23 +8,18 @@ stored is the only one.
 
 from __future__ import annotations
 
-import dramatiq
-
 from jobs import context
-from jobs.actors.notifications import notify_appointment
+from jobs.broker import actor
 from jobs.options import MINUTE, options
-from mibo.core import db
-from mibo.core import outbox as names
-from mibo.domain import messages
+from mibo.core import db, outbox
+from mibo.domain.appointment_states import LIVE
+from mibo.domain.appointments import PEOPLE_JOINS
+from mibo.providers.google_calendar import GoogleCalendar
 
-APPOINTMENT_FOR_MEETING = """
+APPOINTMENT_FOR_MEETING = f"""
 SELECT a.id, a.status, a.appointment_type, a.scheduled_start_at, a.scheduled_end_at, a.meet_link,
        pu.email AS patient_email, cu.email AS clinician_email
-FROM appointments a
-JOIN patient_profiles pp ON pp.id = a.patient_id
-JOIN users pu ON pu.id = pp.user_id
-JOIN clinician_profiles cp ON cp.id = a.clinician_id
-JOIN users cu ON cu.id = cp.user_id
+FROM appointments a {PEOPLE_JOINS}
 WHERE a.id = %s
 """
 
@@ -37,21 +32,27 @@ def request_id(appointment_id: int) -> str:
     return f"mibo-appt-{appointment_id}"
 
 
-@dramatiq.actor(actor_name=names.CREATE_MEET_LINK, **options(time_limit=2 * MINUTE))
+@actor(outbox.CREATE_MEET_LINK, fields=("appointmentId", "kind"), **options(time_limit=2 * MINUTE))
 async def create_meet_link(appointment_id: int, kind: str) -> None:
-    """Create and store the Meet link of a live ONLINE appointment, then notify `kind` ("" for none)."""
+    """Create and store the Meet link of a live ONLINE appointment, then notify `kind` ("" for none).
+
+    Google is called outside any transaction; the open outbox row of this step is the attempt on
+    record. After a crash the step runs again and finds the meeting the first call made (the event
+    id is fixed by the appointment), so the outcome is resolved at Google, never made twice.
+    """
     pool = await context.pool()
     appt = await db.query_one(pool, APPOINTMENT_FOR_MEETING, (appointment_id,))
     if appt is None:
         return
-    wanted = (appt["appointment_type"] == "ONLINE" and appt["meet_link"] is None
-              and appt["status"] in messages.LIVE_STATUSES)
-    if wanted:
+    meeting = None
+    if appt["appointment_type"] == "ONLINE" and appt["meet_link"] is None and appt["status"] in LIVE:
         attendees = [email for email in (appt["clinician_email"], appt["patient_email"]) if email]
-        event_id, link = await context.calendar_call(
-            "create_meet_event", context.settings().google_calendar_id, request_id(appointment_id),
+        meeting = await context.calendar_call(
+            GoogleCalendar.create_meet_event, context.settings().google_calendar_id, request_id(appointment_id),
             "Mibo online consultation", appt["scheduled_start_at"], appt["scheduled_end_at"], attendees)
-        async with db.connection(pool) as cur:
+    async with db.transaction(pool) as cur:
+        if meeting is not None:
+            event_id, link = meeting
             await db.execute(cur, STORE_MEET_LINK, (link, event_id, appointment_id))
-    if kind:
-        await context.in_thread(notify_appointment.send, appointment_id, kind)
+        if kind:
+            await outbox.enqueue_step(cur, outbox.NOTIFY_APPOINTMENT, appointment_id, kind)

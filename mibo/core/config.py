@@ -106,6 +106,8 @@ class Settings:
     broker_heartbeat_timeout: int = 10
     broker_maintenance_chance: int = 100_000
     notification_max_attempts: int = 6
+    outbox_lease: int = 10 * 60
+    notification_lease: int = 2 * 60
     worker_metrics_port: int = 9191
     scheduler_metrics_port: int = 9192
     # Where Prometheus reads each process. The API serves /metrics on its own port only in
@@ -270,6 +272,12 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "BROKER_MAINTENANCE_CHANCE": ("broker_maintenance_chance", _int(1, 1_000_000)),
     # A WhatsApp message is tried this many times in all before it is left FAILED for good.
     "NOTIFICATION_MAX_ATTEMPTS": ("notification_max_attempts", _int(1, 50)),
+    # A step published to Redis and still not done after this long is published again (the
+    # backstop for a message Redis lost); the repair sweeps also wait this long before acting.
+    "OUTBOX_LEASE": ("outbox_lease", None),
+    # A WhatsApp send with no outcome recorded this long after it started was being sent by a
+    # worker that died; it is queued again. Longer than a send's time limit (one minute).
+    "NOTIFICATION_LEASE": ("notification_lease", None),
     "WORKER_METRICS_PORT": ("worker_metrics_port", _int(0, 65535)),
     "SCHEDULER_METRICS_PORT": ("scheduler_metrics_port", _int(0, 65535)),
     # Bind address of every metrics listener (the API's METRICS_PORT, the worker's, the scheduler's).
@@ -312,6 +320,9 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("TRUSTED_PROXIES: set TRUST_PROXY=true as well, or X-Forwarded-For is ignored")
     if settings.rate_limit_account_window <= 0:
         raise ConfigError("RATE_LIMIT_ACCOUNT_WINDOW: must be longer than 0 seconds")
+    for name in ("OUTBOX_LEASE", "NOTIFICATION_LEASE"):
+        if getattr(settings, VARIABLES[name][0]) < 1:
+            raise ConfigError(f"{name}: must be at least 1 second")
     if settings.is_development:
         return
     env = settings.env

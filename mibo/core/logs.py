@@ -36,11 +36,25 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
+# A date, with its time of day if any (2026-12-01, 2026-12-01 06:47:09.123, 2026-12-01T06:47Z): its
+# digits and dashes would otherwise run into the phone pattern ("2026-12-01 06" holds ten digits).
+_DATETIME = re.compile(r"(?<![\d+-])(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+                       r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?)?(?![\d-])")
+
+
 def mask(text: str) -> str:
     text = _JWT.sub("[token]", text)
     text = _BEARER.sub(r"\1[token]", text)
     text = _EMAIL.sub(r"\1***@\2", text)
-    return _PHONE.sub(_mask_digits, text)
+    # Phones are masked between the dates, never across one.
+    kept = [match.span() for match in _DATETIME.finditer(text)]
+    if not kept:
+        return _PHONE.sub(_mask_digits, text)
+    parts, start = [], 0
+    for begin, end in kept:
+        parts += [_PHONE.sub(_mask_digits, text[start:begin]), text[begin:end]]
+        start = end
+    return "".join(parts) + _PHONE.sub(_mask_digits, text[start:])
 
 
 def _mask_digits(match: re.Match) -> str:

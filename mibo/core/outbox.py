@@ -1,19 +1,28 @@
-"""Writing work for the background actors, in the transaction of the change that causes it.
+"""Work for the background actors, written in the transaction of the change that causes it.
 
-`enqueue` adds an outbox row in the caller's transaction, so the work exists if and only
-if the change that caused it committed. The relay (jobs/relay.py) publishes committed rows
-to Dramatiq right after commit; a periodic sweep publishes whatever was left behind.
+An outbox row is one step of work: `enqueue` adds it in the caller's transaction, so the work
+exists if and only if the change that caused it committed. It stays open until the actor doing it
+has committed the step's effect and closed it (`complete`, called by jobs.steps for every actor);
+Redis only carries a copy. The relay (mibo/core/relay.py) publishes open rows right after commit,
+and again whenever a row's lease runs out or its Redis lost it.
+
+A chain's next step is queued with `enqueue_step`, in the transaction of the previous step's
+effect: once per (actor, arguments) while it is open, and opened again if it already ran, so that
+a chain repaired or run twice runs every later step again (each of them is idempotent).
 """
 
 from __future__ import annotations
 
 import json
 
-# Actor names the API may enqueue; each is a Dramatiq actor of the same name in jobs/.
+# Every actor name, the one registry: each is a Dramatiq actor of the same name in jobs/actors/
+# (tests check both ways), whoever enqueues it.
 APPOINTMENT_BOOKED = "appointment_booked"  # args: [appointment_id]
 APPOINTMENT_RESCHEDULED = "appointment_rescheduled"  # args: [old_appointment_id, new_appointment_id]
 APPOINTMENT_CANCELLED = "appointment_cancelled"  # args: [appointment_id]
 APPOINTMENT_CONFIRMED = "appointment_confirmed"  # args: [appointment_id]
+# Writes the notification_logs rows of one (appointment, kind) and queues their sends.
+NOTIFY_APPOINTMENT = "notify_appointment"  # args: [appointment_id, kind]
 # Sends one notification_logs row (PENDING → SENT); a row already SENT is left alone.
 SEND_NOTIFICATION = "send_notification"  # args: [notification_log_id]
 # The day-before reminder; start_iso is the start it was queued for (a moved appointment
@@ -21,17 +30,26 @@ SEND_NOTIFICATION = "send_notification"  # args: [notification_log_id]
 APPOINTMENT_REMINDER = "appointment_reminder"  # args: [appointment_id, start_iso]
 # Create the Calendar event with a Meet link; then notify `kind` ("" for no message).
 CREATE_MEET_LINK = "create_meet_link"  # args: [appointment_id, kind]
-# Payments engineer's periodic check of open orders (jobs/payments.py).
-RECONCILE_PAYMENTS = "reconcile_payments"  # args: []
-# Hourly housekeeping (jobs/maintenance.py): expired OTPs, dead sessions, old outbox rows.
+# A sealed OTP, published straight to Redis by mibo.domain.otp_delivery (never an outbox row).
+SEND_OTP = "send_otp"  # args: [sealed_token]
+# Hourly housekeeping (jobs/actors/maintenance.py): expired OTPs, dead sessions, old outbox rows.
 PURGE_EXPIRED = "purge_expired"  # args: []
-# Payments (jobs/payments.py): one verified webhook event; a payment link to make and send;
-# one open payment to settle with Razorpay now (after checkout verify); a payment link to close
+# Payments (jobs/actors/payments.py): one verified webhook event; a payment link to make and send;
+# one open payment to settle with Razorpay (after checkout verify, or left open too long); a payment link to close
 # because its appointment was paid another way or cancelled.
 PROCESS_RAZORPAY_EVENT = "process_razorpay_event"  # args: [webhook_event_id]
 CREATE_PAYMENT_LINK = "create_payment_link"  # args: [payment_id]
 RECONCILE_PAYMENT = "reconcile_payment"  # args: [payment_id]
 CANCEL_PAYMENT_LINK = "cancel_payment_link"  # args: [payment_id]
+
+ACTORS = frozenset({
+    APPOINTMENT_BOOKED, APPOINTMENT_RESCHEDULED, APPOINTMENT_CANCELLED, APPOINTMENT_CONFIRMED, NOTIFY_APPOINTMENT,
+    SEND_NOTIFICATION, APPOINTMENT_REMINDER, CREATE_MEET_LINK, SEND_OTP, PURGE_EXPIRED,
+    PROCESS_RAZORPAY_EVENT, CREATE_PAYMENT_LINK, RECONCILE_PAYMENT, CANCEL_PAYMENT_LINK,
+})
+
+# Published straight to Redis, never written here: an OTP's code must not be stored.
+PUBLISHED_DIRECTLY = frozenset({SEND_OTP})
 
 DEFAULT_QUEUE = "default"
 # Bulk reminders get their own queue so that a day's batch never delays a booking confirmation.
@@ -57,8 +75,44 @@ RETURNING id
 """
 
 
+# Opened again only once it is done: a step still open (queued, running, retrying) is left alone.
+ENSURE_STEP = """
+INSERT INTO outbox (actor_name, args, dedupe_key)
+VALUES (%s, %s::jsonb, %s)
+ON CONFLICT (dedupe_key) DO UPDATE SET done_at = NULL, due_at = '-infinity'
+WHERE outbox.done_at IS NOT NULL
+RETURNING id
+"""
+
+# Every open row of the step, duplicates included (another dedupe key, a repair).
+COMPLETE_STEP = """
+UPDATE outbox SET done_at = now(), last_error = COALESCE(%s, last_error)
+WHERE actor_name = %s AND args = %s::jsonb AND done_at IS NULL
+"""
+
+
+def step_key(actor_name: str, *args) -> str:
+    """The dedupe key of a chain step: its actor and arguments."""
+    return ":".join([actor_name, *map(str, args)])
+
+
 async def enqueue(cur, actor_name: str, *args, dedupe_key: str | None = None) -> int | None:
     """Queue `actor_name(*args)` inside the current transaction; None if dedupe_key was already used."""
     await cur.execute(INSERT_OUTBOX, (actor_name, json.dumps(list(args)), dedupe_key))
     row = await cur.fetchone()
     return None if row is None else row["id"]
+
+
+async def enqueue_step(cur, actor_name: str, *args) -> int | None:
+    """Queue the next step of a chain inside the current transaction (see the module's docstring);
+    None when the same step is still open."""
+    await cur.execute(ENSURE_STEP, (actor_name, json.dumps(list(args)), step_key(actor_name, *args)))
+    row = await cur.fetchone()
+    return None if row is None else row["id"]
+
+
+async def complete(cur, actor_name: str, args, error: str | None = None) -> int:
+    """Close the step `actor_name(*args)`: its effect is committed (or, with `error`, it was given up)."""
+    await cur.execute(COMPLETE_STEP, (error, actor_name, json.dumps(list(args))))
+    return cur.rowcount
+

@@ -1,14 +1,19 @@
-"""Outbox → Dramatiq: publish committed outbox rows and mark them published.
+"""Outbox → Dramatiq: publish the open steps of the outbox, and publish them again when Redis lost them.
+
+A step (outbox row) stays open until the actor doing it has committed its effect. Publishing it
+is a lease: its due_at moves OUTBOX_LEASE ahead, and a step still open when its lease runs out is
+published again; that covers a message Redis accepted and then lost without a trace. Losses we
+can see are not left to the lease: a Redis that restarted (its run id changed) or was flushed (our
+marker key is gone) lost everything queued in it, so every open step is due again at once
+(`check_broker`). Nothing here assumes Redis keeps anything; actors are idempotent, so a step
+published twice is harmless.
 
 An AFTER INSERT trigger (migration 0004) does pg_notify('outbox'), which PostgreSQL delivers
 only when the inserting transaction commits. The API process LISTENs on a dedicated
-connection and publishes as soon as it hears it; it also publishes every
-OUTBOX_RELAY_INTERVAL seconds, and the scheduler sweeps too, so rows left behind while Redis
-was down or a process crashed go out once Redis is back.
+connection and publishes as soon as it hears it; it also sweeps (`sweep`: the broker check, then
+whatever is due) every OUTBOX_RELAY_INTERVAL seconds, and so does the scheduler.
 
-Rows are claimed with FOR UPDATE SKIP LOCKED, so two relays never publish the same row at
-once; a row is marked published only after Redis accepted it. If the process dies between
-the two, the row is published again later: the actors are idempotent, so that is harmless.
+Rows are claimed with FOR UPDATE SKIP LOCKED, so two relays never publish the same row at once.
 Publishing is a synchronous Redis call, so it runs in the publisher's threads, never on the
 event loop.
 """
@@ -16,7 +21,6 @@ event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -40,17 +44,36 @@ BATCH = 5000
 PARALLEL_THRESHOLD = 2000
 PIPELINE = 500
 
-CLAIM_UNPUBLISHED = """
-SELECT id, actor_name, args FROM outbox
-WHERE published_at IS NULL
-ORDER BY id
+# New rows first (due since -infinity), then those whose lease ran out.
+CLAIM_DUE = """
+SELECT id, actor_name, args, published_at IS NOT NULL AS again FROM outbox
+WHERE done_at IS NULL AND due_at <= now()
+ORDER BY due_at, id
 LIMIT %s
 FOR UPDATE SKIP LOCKED
 """
 
-MARK_PUBLISHED = "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY(%s)"
+MARK_PUBLISHED = """
+UPDATE outbox SET published_at = now(), attempts = attempts + 1, due_at = now() + make_interval(secs => %s)
+WHERE id = ANY(%s)
+"""
 
 RECORD_FAILURE = "UPDATE outbox SET attempts = attempts + 1, last_error = %s WHERE id = ANY(%s)"
+
+# A row only when the epoch changed: a second relay noticing the same change waits for the
+# first one's row lock, then finds the epoch already set and changes nothing.
+NEW_BROKER_EPOCH = """
+INSERT INTO outbox_broker (id, epoch, changed_at) VALUES (TRUE, %s, now())
+ON CONFLICT (id) DO UPDATE SET epoch = EXCLUDED.epoch, changed_at = EXCLUDED.changed_at
+WHERE outbox_broker.epoch IS DISTINCT FROM EXCLUDED.epoch
+RETURNING id
+"""
+
+# Steps published to a Redis that has since lost them: due again now.
+REOPEN_LEASED = "UPDATE outbox SET due_at = now() WHERE done_at IS NULL AND due_at > now()"
+
+# A key of ours in the broker's Redis: gone after a flush or a restart without a snapshot.
+MARKER_KEY = "mibo:outbox:epoch"
 
 
 def message_for(outbox_id: int, actor_name: str, args: list) -> Message:
@@ -63,6 +86,7 @@ class Publisher:
     """Puts messages on the Redis queues the workers consume, from a process that runs no actors."""
 
     def __init__(self, settings: Settings, threads: int = 4):
+        self.lease = settings.outbox_lease
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         # No middleware: publishing needs none, and the actors' options live with the workers.
         self.broker = RedisBroker(client=client, middleware=[])
@@ -108,54 +132,109 @@ class Publisher:
         error = next((exc for _, exc in results if exc is not None), None)
         return done, error
 
+    def _epoch(self) -> str:
+        """Which Redis this is: its run id (new on every restart) and our marker (gone after a flush)."""
+        client = self.broker.client
+        try:
+            run_id = client.info("server").get("run_id", "")
+        except redis.ResponseError:  # INFO refused (a managed Redis): the marker alone still tells
+            run_id = ""
+        pipe = client.pipeline()
+        pipe.set(MARKER_KEY, uuid.uuid4().hex, nx=True)
+        pipe.get(MARKER_KEY)
+        _, marker = pipe.execute()
+        return f"{run_id}/{marker.decode()}"
+
+    async def epoch(self) -> str:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._epoch)
+
     def close(self) -> None:
         self.executor.shutdown(wait=True)
         self.broker.client.close()
 
 
 async def publish_pending(pool, publisher: Publisher, batch: int = BATCH) -> int:
-    """Publish every unpublished outbox row (batch by batch); returns how many went out.
+    """Publish every due outbox row (batch by batch); returns how many went out."""
+    published, _ = await publish_due(pool, publisher, batch)
+    return published
 
-    Stops at the first Redis failure, recording it on the rows; they stay unpublished for the
-    next sweep.
+
+async def publish_due(pool, publisher: Publisher, batch: int = BATCH) -> tuple[int, int]:
+    """Publish every due row and lease it; returns (published, of them published before).
+
+    Stops at the first Redis failure, recording it on the rows; they stay due for the next sweep.
     """
-    total = 0
+    total = again = 0
     while True:
         async with db.transaction(pool) as cur:
-            rows = await db.fetch_all(cur, CLAIM_UNPUBLISHED, (batch,))
+            rows = await db.fetch_all(cur, CLAIM_DUE, (batch,))
             if not rows:
-                return total
+                return total, again
             done, error = await publisher.publish(
                 [(row["id"], message_for(row["id"], row["actor_name"], row["args"])) for row in rows])
             if done:
-                await db.execute(cur, MARK_PUBLISHED, (done,))
+                await db.execute(cur, MARK_PUBLISHED, (publisher.lease, done))
             if error is not None:
                 published = set(done)
                 left = [row["id"] for row in rows if row["id"] not in published]
                 await db.execute(cur, RECORD_FAILURE, (f"{type(error).__name__}: {error}"[:500], left))
+        published = set(done)
         total += len(done)
+        again += sum(1 for row in rows if row["again"] and row["id"] in published)
         if error is not None:
             log_event(log, logging.WARNING, "outbox publish failed; rows kept for the next sweep",
                       published=total, error=type(error).__name__)
-            return total
+            return total, again
         if len(rows) < batch:
-            return total
+            return total, again
+
+
+async def check_broker(pool, publisher: Publisher) -> int:
+    """Make every leased step due again if Redis is not the one it was published to; returns how many.
+
+    The epoch is kept in the database, so that of several relays noticing the same restart only
+    one reopens the steps.
+    """
+    epoch = await publisher.epoch()
+    async with db.transaction(pool) as cur:
+        if await db.fetch_value(cur, NEW_BROKER_EPOCH, (epoch,)) is None:
+            return 0
+        reopened = await db.execute(cur, REOPEN_LEASED)
+    if reopened:
+        log_event(log, logging.WARNING, "Redis lost its queued messages; their steps are published again",
+                  steps=reopened)
+    return reopened
+
+
+async def sweep(pool, publisher: Publisher) -> int:
+    """One relay pass: the broker check (skipped while Redis is unreachable), then every due row."""
+    try:
+        await check_broker(pool, publisher)
+    except redis.RedisError as exc:
+        log_event(log, logging.WARNING, "broker check skipped", error=type(exc).__name__)
+    return await publish_pending(pool, publisher)
 
 
 async def run_relay(pool, settings: Settings, publisher: Publisher) -> None:
     """LISTEN for committed outbox rows and publish them; also sweep every interval."""
     interval = settings.outbox_relay_interval
+    loop = asyncio.get_running_loop()
     while True:
         try:
             async with aiopg.connect(settings.database_url) as conn:
                 async with conn.cursor() as cur:
                     await cur.execute("LISTEN outbox")
                 while True:
-                    await publish_pending(pool, publisher)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(conn.notifies.get(), interval)
-                    while not conn.notifies.empty():  # one pass publishes everything heard so far
-                        conn.notifies.get_nowait()
+                    await sweep(pool, publisher)
+                    next_sweep = loop.time() + interval
+                    while (left := next_sweep - loop.time()) > 0:
+                        try:
+                            await asyncio.wait_for(conn.notifies.get(), left)
+                        except TimeoutError:
+                            break
+                        while not conn.notifies.empty():  # one pass publishes everything heard so far
+                            conn.notifies.get_nowait()
+                        await publish_pending(pool, publisher)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # database restarting: keep the relay alive, try again shortly

@@ -192,6 +192,8 @@ notification_logs = Table(
     Column("next_attempt_at", TZ),
     Column("sent_at", TZ),
     _created(), _updated(),
+    Column("attempt_started_at", TZ),
+    Column("lease_until", TZ),
 )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from mibo.domain.appointment_states import LIVE
+
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
 
@@ -37,7 +39,6 @@ TEMPLATES = {
 
 # Messages about a time that must still be the appointment's time when they go out.
 TIME_BOUND = frozenset({BOOKED, CONFIRMED, RESCHEDULED, REMINDER})
-LIVE_STATUSES = frozenset({"BOOKED", "CONFIRMED"})
 
 
 def local_date(moment: datetime, tz: str) -> str:
@@ -122,7 +123,7 @@ def is_superseded(kind: str, payload: dict, appointment_status: str | None,
     """
     if kind not in TIME_BOUND or appointment_status is None:
         return False
-    if appointment_status not in LIVE_STATUSES:
+    if appointment_status not in LIVE:
         return True
     queued_for = payload.get("startsAt")
     return bool(queued_for) and datetime.fromisoformat(queued_for) != scheduled_start_at

@@ -26,11 +26,10 @@ from dramatiq import Message
 from mibo.core.config import Settings
 from mibo.core.errors import ApiError
 from mibo.core.logs import log_event, mask_phone
-from mibo.core.outbox import DEFAULT_QUEUE
+from mibo.core.outbox import DEFAULT_QUEUE, SEND_OTP
 
 log = logging.getLogger(__name__)
 
-SEND_OTP = "send_otp"
 TEMPLATE = "login_otp"
 KIND = "OTP"
 MESSAGE_MAX_AGE_MS = 2 * 60 * 1000

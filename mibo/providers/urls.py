@@ -1,7 +1,7 @@
 """Where each provider lives. An empty base URL in the settings means the local sandbox.
 
 That default is what lets a fresh checkout (and the test suite) run every payment, WhatsApp and
-Meet flow without credentials or network: see jobs/sandbox.py.
+Meet flow without credentials or network: see mibo/providers/sandbox/.
 """
 
 from __future__ import annotations

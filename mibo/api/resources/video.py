@@ -1,7 +1,7 @@
 """/api/video/*: the Google Meet link of an ONLINE appointment.
 
-Generating never calls Google from the handler: it queues create_meet_link through the outbox
-(jobs/video.py), which creates at most one meeting per appointment however often it is asked.
+Generating never calls Google from the handler: mibo.domain.video queues create_meet_link
+through the outbox, which creates at most one meeting per appointment however often it is asked.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from mibo.api.access import requires
 from mibo.api.apidoc import documented
 from mibo.api.http import ok, path_id, read_json
 from mibo.api.keys import ACTOR, DB
-from mibo.api.resources.notifications import APPOINTMENT_TO_NOTIFY, live_appointment
-from mibo.core import db, outbox
-from mibo.core.errors import ApiError
-from mibo.domain.appointments import check_can_view
+from mibo.core import db
+from mibo.domain import video
 from schemas.notifications import AppointmentRefSchema, MeetLinkSchema
 
 _schema = MeetLinkSchema()
@@ -38,26 +36,16 @@ def meet_link_view(appt: dict) -> dict:
 async def generate_meet_link(request: web.Request) -> web.Response:
     body = await read_json(request, AppointmentRefSchema())
     async with db.transaction(request.app[DB]) as cur:
-        appt = await live_appointment(request, cur, body["appointment_id"])
-        if appt["appointment_type"] != "ONLINE":
-            raise ApiError.unprocessable("Only ONLINE consultations have a Meet link",
-                                         {"appointmentId": ["Appointment is not ONLINE."]}, code="NOT_ONLINE")
-        if appt["meet_link"]:
-            return ok(meet_link_view(appt))
-        await outbox.enqueue(cur, outbox.CREATE_MEET_LINK, appt["id"], "")
-    return ok(meet_link_view(appt), status=202)
+        appt, queued = await video.request_meet_link(cur, request[ACTOR], body["appointment_id"])
+    return ok(meet_link_view(appt), status=202 if queued else 200)
 
 
 @requires("video.view")
 @documented("Get the Meet link of an appointment", tags=("Video",), response=MeetLinkSchema,
             errors=(403, 404))
 async def get_meet_link(request: web.Request) -> web.Response:
-    appointment_id = path_id(request)
     async with db.connection(request.app[DB]) as cur:
-        appt = await db.fetch_one(cur, APPOINTMENT_TO_NOTIFY, (appointment_id,))
-    if appt is None:
-        raise ApiError.not_found("appointment")
-    check_can_view(request[ACTOR], appt)  # a clinician: their own appointments only
+        appt = await video.meeting_of(cur, request[ACTOR], path_id(request))
     return ok(meet_link_view(appt))
 
 
