@@ -2,7 +2,8 @@
 
 1. Reminders: 100k appointments tomorrow; time for the scheduler's reminder job to queue them
    (outbox INSERT ... SELECT) and to publish them to Redis (the sweep), then time for real
-   workers to drain them through the provider sandbox (reminder step + WhatsApp send each).
+   workers to drain them through the provider sandbox (reminder step + WhatsApp send each, the
+   send queued through the outbox and published by the relay).
 2. Latency: bookings committed at 20/s (appointment + outbox row in one transaction, as the API
    does) with the API's relay running; p50/p99 from commit to notification_logs.sent_at
    (when the sandbox's Gallabox accepted the message).
@@ -194,9 +195,10 @@ async def main(args) -> None:
     publisher = relay.Publisher(settings)
     try:
         await reminders(settings, pool, publisher, args.appointments)
+        # The relay an API process runs: each reminder step queues its send through the outbox.
+        relay_task = asyncio.create_task(relay.run_relay(pool, settings, publisher))
         procs.append(start_workers(env, workdir, args.processes, args.threads))
         await drain(pool, args.appointments, args.drain_timeout)
-        relay_task = asyncio.create_task(relay.run_relay(pool, settings, publisher))
         await latency(pool, args.bookings, args.rate)
         relay_task.cancel()
     finally:

@@ -21,7 +21,10 @@ at: that is as long as the outbox keeps finished steps.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+
+import redis
 
 from mibo.core import db, outbox, relay
 from mibo.core.config import Settings
@@ -146,8 +149,12 @@ def _sweep(row: dict) -> Sweep:
 
 
 async def outbox_steps(pool, publisher: relay.Publisher) -> Sweep:
-    """The broker check, then every due step published; found/repaired count the steps due again."""
-    await relay.check_broker(pool, publisher)
+    """The broker check, then every due step published; found/repaired count the steps due again.
+
+    While Redis is unreachable nothing is published (the rows record why) and nothing is repaired.
+    """
+    with contextlib.suppress(redis.RedisError):
+        await relay.check_broker(pool, publisher)
     row = await db.query_one(pool, OPEN_STEPS)
     _, again = await relay.publish_due(pool, publisher)
     return Sweep(int(row["found"]), again, float(row["oldest"]))

@@ -531,3 +531,16 @@ async def test_an_appointment_whose_chain_was_lost_is_repaired_by_the_sweeps(fac
     assert len(sandbox.state.events) == 1
     for sweep in (sweeps.meet_links, sweeps.appointment_messages):
         assert await sweep(pool, sandbox.settings) == sweeps.Sweep(0, 0, 0.0)
+
+
+def test_no_actor_sends_a_message_straight_to_redis():
+    """Every follow-up step goes through the outbox, in the transaction of the step's effect."""
+    import ast
+    from pathlib import Path
+
+    found = []
+    for path in sorted((Path(jobs.broker.__file__).parent).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("send", "send_with_options"):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == []

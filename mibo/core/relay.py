@@ -60,13 +60,15 @@ WHERE id = ANY(%s)
 
 RECORD_FAILURE = "UPDATE outbox SET attempts = attempts + 1, last_error = %s WHERE id = ANY(%s)"
 
-# A row only when the epoch changed: a second relay noticing the same change waits for the
-# first one's row lock, then finds the epoch already set and changes nothing.
+# A row only when the epoch changed, with the epoch it replaced (NULL the first time one is
+# recorded): a second relay noticing the same change waits for the first one's row lock, then
+# finds the epoch already set and changes nothing.
 NEW_BROKER_EPOCH = """
+WITH previous AS (SELECT epoch FROM outbox_broker)
 INSERT INTO outbox_broker (id, epoch, changed_at) VALUES (TRUE, %s, now())
 ON CONFLICT (id) DO UPDATE SET epoch = EXCLUDED.epoch, changed_at = EXCLUDED.changed_at
 WHERE outbox_broker.epoch IS DISTINCT FROM EXCLUDED.epoch
-RETURNING id
+RETURNING (SELECT epoch FROM previous) AS previous
 """
 
 # Steps published to a Redis that has since lost them: due again now.
@@ -172,13 +174,12 @@ async def publish_due(pool, publisher: Publisher, batch: int = BATCH) -> tuple[i
                 return total, again
             done, error = await publisher.publish(
                 [(row["id"], message_for(row["id"], row["actor_name"], row["args"])) for row in rows])
+            published = set(done)
             if done:
                 await db.execute(cur, MARK_PUBLISHED, (publisher.lease, done))
             if error is not None:
-                published = set(done)
                 left = [row["id"] for row in rows if row["id"] not in published]
                 await db.execute(cur, RECORD_FAILURE, (f"{type(error).__name__}: {error}"[:500], left))
-        published = set(done)
         total += len(done)
         again += sum(1 for row in rows if row["again"] and row["id"] in published)
         if error is not None:
@@ -197,7 +198,9 @@ async def check_broker(pool, publisher: Publisher) -> int:
     """
     epoch = await publisher.epoch()
     async with db.transaction(pool) as cur:
-        if await db.fetch_value(cur, NEW_BROKER_EPOCH, (epoch,)) is None:
+        changed = await db.fetch_one(cur, NEW_BROKER_EPOCH, (epoch,))
+        # The first epoch recorded has nothing to compare with: the leases cover what came before.
+        if changed is None or changed["previous"] is None:
             return 0
         reopened = await db.execute(cur, REOPEN_LEASED)
     if reopened:
