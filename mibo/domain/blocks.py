@@ -39,9 +39,13 @@ WHERE clinician_id = %s AND removed_at IS NULL AND starts_at < %s AND ends_at > 
 ORDER BY starts_at
 """
 
-# Live appointments inside the block, locked so that they can be cancelled with it.
+# Live appointments inside a block's span: those a block with cancellation cancels, and what the
+# people affected need to be told (their contact, and whether money goes back to them).
 LIVE_APPOINTMENTS_IN_SPAN = f"""
-SELECT a.id, a.status, a.centre_id, a.scheduled_start_at, a.scheduled_end_at, u.full_name AS patient_name
+SELECT a.id, a.status, a.centre_id, a.patient_id, a.scheduled_start_at, a.scheduled_end_at,
+       u.full_name AS patient_name, u.phone AS patient_phone, u.email AS patient_email,
+       (SELECT p.status FROM payments p WHERE p.appointment_id = a.id
+        ORDER BY p.status = 'SUCCESS' DESC, p.id DESC LIMIT 1) AS payment_status
 FROM appointments a
 JOIN patient_profiles pp ON pp.id = a.patient_id
 JOIN users u ON u.id = pp.user_id
@@ -49,8 +53,10 @@ WHERE a.clinician_id = %(clinician_id)s AND a.status IN {LIVE_SQL}
   AND a.scheduled_start_at < %(end)s AND a.scheduled_end_at > %(start)s
   AND (%(centre_id)s::bigint IS NULL OR a.centre_id = %(centre_id)s)
 ORDER BY a.scheduled_start_at
-FOR UPDATE OF a
 """
+
+# The same, locked so that they can be cancelled with the block.
+LIVE_APPOINTMENTS_IN_SPAN_LOCKED = LIVE_APPOINTMENTS_IN_SPAN + "FOR UPDATE OF a"
 
 # A clinician works at their primary centre and at every centre their user is assigned to.
 WORKS_AT_CENTRE = """
@@ -71,6 +77,29 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 BLOCK_BY_ID = f"SELECT {BLOCK_COLUMNS} FROM clinician_blocks WHERE id = %s AND clinician_id = %s"
+
+CLINICIAN_OF_BLOCK = "SELECT clinician_id FROM clinician_blocks WHERE id = %s"
+
+# Blocks across clinicians, with the names a list shows. A block for every centre belongs to the
+# clinician's primary centre (as for scoping, check_clinician_scope); dates are local to that centre.
+BLOCKS_MATCHING = """
+SELECT b.id, b.clinician_id, cu.full_name AS clinician_name, b.centre_id, c.id AS scope_centre_id,
+       c.name AS centre_name, c.timezone, b.starts_at, b.ends_at, b.reason, b.created_by_user_id,
+       bu.full_name AS created_by_name, b.created_at, b.removed_at, b.removed_by_user_id
+FROM clinician_blocks b
+JOIN clinician_profiles cp ON cp.id = b.clinician_id
+JOIN users cu ON cu.id = cp.user_id
+JOIN centres c ON c.id = COALESCE(b.centre_id, cp.primary_centre_id)
+LEFT JOIN users bu ON bu.id = b.created_by_user_id
+WHERE (b.removed_at IS NULL) = %(active)s
+  AND (%(clinician_id)s::bigint IS NULL OR b.clinician_id = %(clinician_id)s)
+  AND (%(centre_id)s::bigint IS NULL OR c.id = %(centre_id)s)
+  AND (%(centre_ids)s::bigint[] IS NULL OR c.id = ANY(%(centre_ids)s::bigint[]))
+  AND (%(first)s::date IS NULL OR b.ends_at > timezone(c.timezone, %(first)s::date::timestamp))
+  AND (%(last)s::date IS NULL OR b.starts_at < timezone(c.timezone, (%(last)s::date + 1)::timestamp))
+ORDER BY b.created_at DESC, b.id DESC
+LIMIT %(limit)s
+"""
 
 REMOVE_BLOCK = f"""
 UPDATE clinician_blocks SET removed_at = now(), removed_by_user_id = %s
@@ -121,11 +150,10 @@ def conflict_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 
-async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None, reason: str,
-                 cancel_appointments: bool, now: dt.datetime) -> tuple[dict[str, Any], list[int]]:
-    """Block the clinician's time (`span`: start_at/end_at, a date, or from_date/to_date); returns the
-    block and the ids of the appointments it cancelled."""
-    clinician = await existing_clinician(cur, clinician_id, lock=True)
+async def _target(cur, actor: Actor, clinician_id: int, span: dict[str, Any], centre_id: int | None,
+                  now: dt.datetime, *, lock: bool) -> tuple[dt.datetime, dt.datetime]:
+    """Check who may block the clinician's time where, and return the instants `span` covers."""
+    clinician = await existing_clinician(cur, clinician_id, lock=lock)
     zone_name = clinician["primary_timezone"]
     if centre_id is not None:
         centre = await schedule.centre(cur, centre_id)
@@ -138,7 +166,27 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
     if centre_id is not None and not await db.fetch_value(
             cur, WORKS_AT_CENTRE, {"clinician_id": clinician_id, "centre_id": centre_id}):
         raise ApiError.validation({"centreId": ["The clinician does not work at this centre."]})
-    start, end = block_span(span, ZoneInfo(zone_name), now)
+    return block_span(span, ZoneInfo(zone_name), now)
+
+
+async def _live_in_span(cur, clinician_id: int, start: dt.datetime, end: dt.datetime, centre_id: int | None,
+                        *, lock: bool) -> list[dict[str, Any]]:
+    return await db.fetch_all(cur, LIVE_APPOINTMENTS_IN_SPAN_LOCKED if lock else LIVE_APPOINTMENTS_IN_SPAN,
+                              {"clinician_id": clinician_id, "start": start, "end": end, "centre_id": centre_id})
+
+
+async def affected(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None,
+                   now: dt.datetime) -> list[dict[str, Any]]:
+    """The live appointments a block of `span` would cancel (`create` with cancel_appointments), as of now."""
+    start, end = await _target(cur, actor, clinician_id, span, centre_id, now, lock=False)
+    return await _live_in_span(cur, clinician_id, start, end, centre_id, lock=False)
+
+
+async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None, reason: str,
+                 cancel_appointments: bool, now: dt.datetime) -> tuple[dict[str, Any], list[int]]:
+    """Block the clinician's time (`span`: start_at/end_at, a date, or from_date/to_date); returns the
+    block and the ids of the appointments it cancelled."""
+    start, end = await _target(cur, actor, clinician_id, span, centre_id, now, lock=True)
     overlapping = await db.fetch_all(cur, OVERLAPPING_BLOCKS, (clinician_id, end, start))
     if overlapping:
         raise ApiError.conflict(
@@ -147,8 +195,7 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
                         for b in overlapping]},
             code="BLOCK_OVERLAP",
         )
-    live = await db.fetch_all(cur, LIVE_APPOINTMENTS_IN_SPAN,
-                              {"clinician_id": clinician_id, "start": start, "end": end, "centre_id": centre_id})
+    live = await _live_in_span(cur, clinician_id, start, end, centre_id, lock=True)
     if live and not cancel_appointments:
         raise ApiError.conflict(
             f"The time holds {len(live)} live appointment(s); send cancelAppointments: true to cancel",
@@ -191,3 +238,23 @@ async def remove(cur, actor: Actor, clinician_id: int, block_id: int) -> dict[st
     await audit.record(cur, actor, "clinician_block.remove", "clinician_block", block_id, block["centre_id"],
                        {"clinicianId": clinician_id})
     return removed
+
+
+async def remove_block(cur, actor: Actor, block_id: int) -> dict[str, Any]:
+    """Unblock by the block's id alone (see `remove`)."""
+    clinician_id = await db.fetch_value(cur, CLINICIAN_OF_BLOCK, (block_id,))
+    if clinician_id is None:
+        raise ApiError.not_found("block")
+    return await remove(cur, actor, clinician_id, block_id)
+
+
+async def matching(cur, actor: Actor, *, clinician_id: int | None, centre_id: int | None, first: dt.date | None,
+                   last: dt.date | None, active: bool, limit: int) -> list[dict[str, Any]]:
+    """Blocks of any clinician at the actor's centres (or removed ones), newest first, at most `limit`;
+    first/last are local dates at each block's centre."""
+    if centre_id is not None:
+        check_centre(actor, centre_id)
+    return await db.fetch_all(cur, BLOCKS_MATCHING, {
+        "active": active, "clinician_id": clinician_id, "centre_id": centre_id,
+        "centre_ids": actor.centre_filter(), "first": first, "last": last, "limit": limit,
+    })

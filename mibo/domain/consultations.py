@@ -31,7 +31,7 @@ PAST_LIMIT = 200
 
 # The appointments of one clinician starting in [lo, hi), with what the clinician's views show.
 CLINICIAN_APPOINTMENTS = f"""
-SELECT {appointments.APPOINTMENT_COLUMNS}, pu.phone AS patient_phone
+SELECT {appointments.APPOINTMENT_COLUMNS}
 FROM appointments a {appointments.PEOPLE_JOINS}
 WHERE a.clinician_id = %(clinician_id)s AND a.status <> 'RESCHEDULED'
   AND a.scheduled_start_at >= %(lo)s AND (%(hi)s::timestamptz IS NULL OR a.scheduled_start_at < %(hi)s)
@@ -40,7 +40,7 @@ LIMIT %(limit)s
 """
 
 CLINICIAN_PAST_APPOINTMENTS = f"""
-SELECT {appointments.APPOINTMENT_COLUMNS}, pu.phone AS patient_phone
+SELECT {appointments.APPOINTMENT_COLUMNS}
 FROM appointments a {appointments.PEOPLE_JOINS}
 WHERE a.clinician_id = %(clinician_id)s AND a.status <> 'RESCHEDULED' AND a.scheduled_start_at < %(before)s
 ORDER BY a.scheduled_start_at DESC, a.id DESC
