@@ -14,6 +14,7 @@ from mibo.api import routes
 from mibo.api.apidoc import MAX_BODY_CEILING
 from mibo.api.cors import cors_fallback_middleware, setup_cors
 from mibo.api.keys import DB, EXECUTOR, METRICS, OTP_SENDER, PUBLISHER, REDIS, SETTINGS, STARTED_AT
+from mibo.api.legacy.app import create_legacy_app
 from mibo.api.metrics import HttpMetrics, metrics_listener_ctx
 from mibo.api.middleware import auth_middleware, context_middleware, error_middleware
 from mibo.api.parse_errors import answer_parse_errors_as_json
@@ -90,6 +91,8 @@ def init_app(settings: Settings, *, pool=None, redis=None, otp_sender=None) -> w
     app.cleanup_ctx.extend([database_ctx, redis_ctx, executor_ctx, principals_ctx])
     app.cleanup_ctx.extend([publisher_ctx, relay_ctx, metrics_listener_ctx(app[METRICS], settings)])
     routes.setup_routes(app)
+    # The admin panel's own contract, beside the spec's (before CORS, which covers its routes too).
+    app.add_subapp(settings.admin_panel_prefix, create_legacy_app(settings))
     setup_cors(app, settings)
     answer_parse_errors_as_json(app)
     return app

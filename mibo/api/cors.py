@@ -1,5 +1,8 @@
 """CORS: aiohttp-cors for every registered route, and the same headers where it has no say.
 
+A contract served by a sub-application of its own (the admin panel's) is also served to the
+origins it names (CORS_ORIGINS on that app), besides CORS_ORIGIN.
+
 aiohttp-cors answers only for the routes it was given. A path nobody registered (404), a method a
 path does not have (405), and their preflights would reach the browser without CORS headers, and
 the browser would report a CORS failure instead of the real error. cors_fallback_middleware answers
@@ -11,7 +14,7 @@ from __future__ import annotations
 import aiohttp_cors
 from aiohttp import hdrs, web
 
-from mibo.api.keys import SETTINGS
+from mibo.api.keys import CORS_ORIGINS, SETTINGS, contract_app
 from mibo.core.config import Settings
 
 ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
@@ -20,26 +23,41 @@ ALLOW_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_AGE = 600
 
 
-def setup_cors(app: web.Application, settings: Settings) -> None:
+def _options(origins: tuple[str, ...]) -> dict[str, aiohttp_cors.ResourceOptions]:
     options = aiohttp_cors.ResourceOptions(
-        allow_credentials="*" not in settings.cors_origins,
+        allow_credentials="*" not in origins,
         expose_headers=EXPOSE_HEADERS,
         allow_headers=ALLOW_HEADERS,
         allow_methods=ALLOW_METHODS,
         max_age=MAX_AGE,
     )
-    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in settings.cors_origins})
+    return {origin: options for origin in origins}
+
+
+def origins_of(settings: Settings, app: web.Application) -> tuple[str, ...]:
+    """The origins allowed on the routes of `app`: CORS_ORIGIN, and a sub-application's own."""
+    return settings.cors_origins + tuple(o for o in app.get(CORS_ORIGINS, ()) if o not in settings.cors_origins)
+
+
+def setup_cors(app: web.Application, settings: Settings) -> None:
+    """Every route of `app` and of its sub-applications (mounted before this is called)."""
+    cors = aiohttp_cors.setup(app, defaults=_options(settings.cors_origins))
+    own_origins = {}
+    for resource in app.router.resources():
+        sub = resource.get_info().get("app")  # a mounted sub-application
+        if isinstance(sub, web.Application):
+            own_origins.update({route: _options(origins_of(settings, sub)) for route in sub.router.routes()})
     for route in list(app.router.routes()):
-        cors.add(route)
+        cors.add(route, own_origins.get(route))
 
 
-def allowed_origin(settings: Settings, origin: str | None) -> str | None:
+def allowed_origin(origins: tuple[str, ...], origin: str | None) -> str | None:
     """The Access-Control-Allow-Origin value for `origin`, or None for an origin not allowed."""
     if not origin:
         return None
-    if origin in settings.cors_origins:
+    if origin in origins:
         return origin
-    return "*" if "*" in settings.cors_origins else None
+    return "*" if "*" in origins else None
 
 
 def _headers(settings: Settings, allow: str) -> dict[str, str]:
@@ -62,7 +80,7 @@ def _route_has(request: web.Request, method: str) -> bool:
 @web.middleware
 async def cors_fallback_middleware(request: web.Request, handler):
     settings = request.app[SETTINGS]
-    allow = allowed_origin(settings, request.headers.get(hdrs.ORIGIN))
+    allow = allowed_origin(origins_of(settings, contract_app(request)), request.headers.get(hdrs.ORIGIN))
     unmatched = request.match_info.http_exception is not None
     if allow is not None and _is_preflight(request):
         wanted = request.headers[hdrs.ACCESS_CONTROL_REQUEST_METHOD].upper()

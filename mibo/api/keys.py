@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -22,3 +24,14 @@ PUBLISHER = web.AppKey("publisher", Publisher)  # the outbox relay's (and the OT
 # Who is calling, for the rules: set by the auth middleware on every authenticated request.
 ACTOR = web.RequestKey("actor", Actor)
 REQUEST_ID = web.RequestKey("request_id", str)
+
+# Set on a sub-application that serves a contract of its own (the admin panel's, mibo.api.legacy);
+# the shared middlewares read them from the innermost app a request matched (contract_app).
+SURFACE = web.AppKey("surface", str)  # the Actor's surface for its routes
+ERROR_ENVELOPE = web.AppKey("error_envelope", Callable)  # {code, message, details} -> the error answer
+CORS_ORIGINS = web.AppKey("cors_origins", tuple)  # origins allowed besides CORS_ORIGIN
+
+
+def contract_app(request: web.Request) -> web.Application:
+    """The innermost application of the request's match: a contract's sub-application, or the API."""
+    return request.match_info.apps[-1]

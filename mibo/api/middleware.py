@@ -14,7 +14,7 @@ from aiohttp import web
 
 from mibo.api.access import PUBLIC
 from mibo.api.http import dumps
-from mibo.api.keys import ACTOR, METRICS, REQUEST_ID, SETTINGS
+from mibo.api.keys import ACTOR, ERROR_ENVELOPE, METRICS, REQUEST_ID, SETTINGS, SURFACE, contract_app
 from mibo.api.principals import authenticate
 from mibo.core import tokens
 from mibo.core.actor import STAFF_API
@@ -92,14 +92,19 @@ HTTP_CODES = {
 }
 
 
+def spec_error_envelope(body: dict) -> dict:
+    return {"success": False, "error": body}
+
+
 def error_response(request: web.Request, error: ApiError, stack: str | None = None) -> web.Response:
     body = {"code": error.code, "message": error.message}
     if error.details is not None:
         body["details"] = error.details
     if stack and request.app[SETTINGS].is_development:
         body["stack"] = stack
+    envelope = contract_app(request).get(ERROR_ENVELOPE, spec_error_envelope)
     response = web.Response(
-        text=dumps({"success": False, "error": body}),
+        text=dumps(envelope(body)),
         status=error.status,
         content_type="application/json",
         headers=error.headers,
@@ -160,5 +165,5 @@ async def auth_middleware(request: web.Request, handler):
         raise ApiError.internal("This route has no permission declared")
     actor = await authenticate(request, tokens.STAFF, getattr(target, "accepts_service_token", False))
     access.require(actor, permission)
-    request[ACTOR] = actor.within(STAFF_API, request[REQUEST_ID])
+    request[ACTOR] = actor.within(contract_app(request).get(SURFACE, STAFF_API), request[REQUEST_ID])
     return await handler(request)

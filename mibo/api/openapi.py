@@ -118,13 +118,15 @@ ERROR_ENVELOPE = {
 
 
 def schema_name(schema) -> str | None:
-    """Components are named module.Class ('analytics.DashboardMetrics'), so equal class names in
-    two modules cannot collide; a schema narrowed with only/exclude/partial is inlined instead."""
+    """Components are named module.Class ('analytics.DashboardMetrics', 'legacy.auth.PanelUser'), so
+    equal class names in two modules cannot collide; a schema narrowed with only/exclude/partial is inlined instead."""
     if not isinstance(schema, type):
         if schema.only or schema.exclude or schema.load_only or schema.dump_only or schema.partial:
             return None
         schema = type(schema)
-    return f"{schema.__module__.rsplit('.', 1)[-1]}.{schema.__name__.removesuffix('Schema')}"
+    # schemas.legacy.* (the admin panel's shapes) keep their package: legacy.centres.X beside centres.X.
+    module = schema.__module__.removeprefix("schemas.")
+    return f"{module}.{schema.__name__.removesuffix('Schema')}"
 
 
 _GROUP = re.compile(r"\(\?P<(\w+)>")
@@ -243,11 +245,12 @@ def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any
         }
     else:
         op["responses"][status] = {"description": "Success"}
+    error_schema = doc.error_envelope[0] if doc and doc.error_envelope else "Error"
     for code in sorted(errors):
         op["responses"][str(code)] = {"description": http.HTTPStatus(code).phrase}
         if method != "HEAD":
             op["responses"][str(code)]["content"] = {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{error_schema}"}}}
     return op
 
 
@@ -267,13 +270,19 @@ def build_document(app: web.Application) -> dict[str, Any]:
         "description": "The SERVICE_TOKEN of our own processes, on the routes marked as accepting it."})
     spec.components.schema("Error", ERROR_ENVELOPE)
     paths: dict[str, tuple[list[dict], dict[str, dict]]] = {}
+    other_errors: dict[str, dict] = {}
     for route in app.router.routes():
         if route.method not in DOCUMENTED_METHODS or route.resource is None:
             continue
+        doc = getattr(route.handler, "api_doc", None)
+        if doc and doc.error_envelope:
+            other_errors.setdefault(*doc.error_envelope)
         path = route.resource.canonical
         parameters, operations = paths.setdefault(path, (path_parameters(route.resource), {}))
         operations[route.method.lower()] = operation(route.method, path, route.handler,
                                                      has_id=any(p["schema"]["type"] == "integer" for p in parameters))
+    for name, schema in other_errors.items():
+        spec.components.schema(name, schema)
     for path, (parameters, operations) in paths.items():
         spec.path(path=path, operations=operations, parameters=parameters)
     return spec.to_dict()

@@ -31,6 +31,13 @@ DEV_SECRETS = {
 }
 
 
+# Where the admin panel's Vite dev server runs (5173, or 5174 when that port is taken): the panel's
+# origins in development and test unless ADMIN_PANEL_ORIGINS says otherwise.
+DEV_PANEL_ORIGINS = (
+    "http://localhost:5173", "http://localhost:5174", "http://127.0.0.1:5173", "http://127.0.0.1:5174",
+)
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -76,6 +83,13 @@ class Settings:
     trusted_proxy_hops: int = 1
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
+    # The admin panel's own contract (mibo.api.legacy): where it is mounted, and the origins it is
+    # served to besides CORS_ORIGIN (none outside development unless listed).
+    admin_panel_prefix: str = "/legacy"
+    admin_panel_origins: tuple[str, ...] = ()
+    # Clinician profile pictures: where they are stored, and the largest accepted.
+    upload_dir: str = "run/uploads"
+    profile_picture_max_bytes: int = 2 * 1024 * 1024
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
@@ -171,6 +185,12 @@ def _optional_url(value: str) -> str:
     return _url("http", "https")(value) if value else ""
 
 
+def _prefix(value: str) -> str:
+    if not re.fullmatch(r"(/[a-z0-9_-]+)+", value) or value == "/api" or value.startswith("/api/"):
+        raise ValueError("must be a path such as /legacy (lower case, no trailing slash, not under /api)")
+    return value
+
+
 def _origins(value: str) -> tuple[str, ...]:
     origins = tuple(o.strip() for o in value.split(",") if o.strip())
     if not origins:
@@ -234,6 +254,10 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", _int(1, 10)),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "CORS_ORIGIN": ("cors_origins", _origins),
+    "ADMIN_PANEL_PREFIX": ("admin_panel_prefix", _prefix),
+    "ADMIN_PANEL_ORIGINS": ("admin_panel_origins", _origins),
+    "UPLOAD_DIR": ("upload_dir", _text),
+    "PROFILE_PICTURE_MAX_BYTES": ("profile_picture_max_bytes", _int(1024, 10 * 1024 * 1024)),
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
     "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "SERVICE_TOKEN": ("service_token", _text),
@@ -308,6 +332,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             raise
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}") from None
+    if "admin_panel_origins" not in values and values.get("env", "production") in DEVELOPMENT_ENVIRONMENTS:
+        values["admin_panel_origins"] = DEV_PANEL_ORIGINS
     settings = Settings(**values)
     _check_consistency(settings)
     return settings
@@ -340,6 +366,8 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET")
     if "*" in settings.cors_origins:
         raise ConfigError(f"CORS_ORIGIN: {env} must list its front-end origins, not *")
+    if "*" in settings.admin_panel_origins:
+        raise ConfigError(f"ADMIN_PANEL_ORIGINS: {env} must list the panel's origins, not *")
     if settings.bcrypt_rounds < 10:
         raise ConfigError(f"BCRYPT_ROUNDS: {env} needs at least 10")
     # An empty provider setting means "use the local sandbox": fine for developers, never for patients.

@@ -69,17 +69,24 @@ async def auth_user_json(cur, user_id: int) -> str:
     return await db.fetch_value(cur, AUTH_USER_JSON, {"user_id": user_id, "ranking": RANKING})
 
 
-async def signed_in(request: web.Request, user: dict) -> web.Response:
-    """Open a staff session for a user whose credentials were just proven: the spec's AuthResponse."""
+async def start_session(request: web.Request, user: dict) -> tuple[str, sessions.Tokens]:
+    """Open a staff session for a user whose credentials were just proven: (the user's JSON, the session)."""
     async with db.transaction(request.app[DB]) as cur:
         session = await sessions.open_session(cur, request.app[SETTINGS], user, STAFF)
         user_json = await auth_user_json(cur, user["id"])
     await ratelimit.forget_failed_logins(request, user["id"])
+    return user_json, session
+
+
+async def signed_in(request: web.Request, user: dict) -> web.Response:
+    """The spec's AuthResponse for a user whose credentials were just proven."""
+    user_json, session = await start_session(request, user)
     return ok_json_text('{"user":' + user_json + ',"accessToken":' + json.dumps(session.access_token)
                         + ',"refreshToken":' + json.dumps(session.refresh_token) + "}")
 
 
-async def password_login(request: web.Request, find_user, identifier: str, password: str) -> web.Response:
+async def password_user(request: web.Request, find_user, identifier: str, password: str) -> dict:
+    """The user whose password this is, under the sign-in limits; 401 otherwise."""
     await ratelimit.per_identifier(request, identifier)
     async with db.connection(request.app[DB]) as cur:
         user = await find_user(cur, identifier)
@@ -93,7 +100,67 @@ async def password_login(request: web.Request, find_user, identifier: str, passw
         await ratelimit.count_failed_login(request, account)
         log_event(log, logging.INFO, "login failed", reason="bad credentials")
         raise ApiError.unauthorized("Invalid credentials", "INVALID_CREDENTIALS")
-    return await signed_in(request, user)
+    return user
+
+
+async def otp_user(request: web.Request, phone: str, code: str) -> dict:
+    """The staff user of `phone` once `code` is proven (the OTP is consumed); 401 otherwise."""
+    await ratelimit.per_identifier(request, phone)
+    async with db.transaction(request.app[DB]) as cur:
+        attempt = await otp.consume(cur, request.app[SETTINGS], phone, code, STAFF)
+        user = await sessions.user_by_phone(cur, phone) if attempt.matched else None
+    error = attempt.refusal(account_found=user is not None)
+    if error is not None:
+        raise error
+    return user
+
+
+async def issue_otp(request: web.Request, phone: str, purpose: str) -> dict:
+    """Issue an OTP for `phone` under the OTP limits; the answer is the same for any number."""
+    await ratelimit.per_identifier(request, phone)
+    await ratelimit.otp_issuance(request, phone)
+    settings = request.app[SETTINGS]
+    # A code is stored for any number, so that checking one answers alike whoever's number it is;
+    # it is delivered only to an active staff member.
+    async with db.transaction(request.app[DB]) as cur:
+        code = await otp.issue(cur, settings, phone, STAFF, purpose)
+        user = await sessions.user_by_phone(cur, phone)
+    if sessions.may_sign_in(user, STAFF):
+        await request.app[OTP_SENDER].send(phone, code, settings.otp_expiry_minutes)
+    else:
+        log_event(log, logging.INFO, "otp requested for a number with no staff account", phone=mask_phone(phone))
+    return {"message": "If the number belongs to a staff account, an OTP has been sent",
+            "expiresInMinutes": settings.otp_expiry_minutes}
+
+
+async def refreshed_tokens(request: web.Request, refresh_token: str) -> sessions.Tokens:
+    """The new access token and its successor refresh token (mibo.domain.sessions.refresh decides)."""
+    async with db.transaction(request.app[DB]) as cur:
+        result = await sessions.refresh(cur, request.app[SETTINGS], refresh_token, STAFF)
+    if result.revoked:
+        request.app[PRINCIPALS].forget_session(result.session_id)
+    if result.error is not None:
+        raise result.error
+    return result.tokens
+
+
+async def end_session(request: web.Request) -> None:
+    session_id = request[ACTOR].session_id
+    async with db.connection(request.app[DB]) as cur:
+        await sessions.revoke(cur, session_id, "LOGOUT")
+    # The caller's next request must see it, even before the commit's notification arrives.
+    request.app[PRINCIPALS].forget_session(session_id)
+
+
+async def me_json(request: web.Request) -> str:
+    """The signed-in user's AuthResponse user as JSON, from this process's principal cache."""
+    user_id = request[ACTOR].user_id
+
+    async def load():
+        async with db.connection(request.app[DB]) as cur:
+            return await auth_user_json(cur, user_id), None
+
+    return await request.app[PRINCIPALS].get_or_load(("me", user_id), user_id, load)
 
 
 # --- handlers -----------------------------------------------------------------
@@ -105,21 +172,7 @@ async def password_login(request: web.Request, find_user, identifier: str, passw
 async def send_otp(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, SendOtpSchema())
-    phone = body["phone"]
-    await ratelimit.per_identifier(request, phone)
-    await ratelimit.otp_issuance(request, phone)
-    settings = request.app[SETTINGS]
-    # A code is stored for any number, so that checking one answers alike whoever's number it is;
-    # it is delivered only to an active staff member.
-    async with db.transaction(request.app[DB]) as cur:
-        code = await otp.issue(cur, settings, phone, STAFF, body["purpose"])
-        user = await sessions.user_by_phone(cur, phone)
-    if sessions.may_sign_in(user, STAFF):
-        await request.app[OTP_SENDER].send(phone, code, settings.otp_expiry_minutes)
-    else:
-        log_event(log, logging.INFO, "otp requested for a number with no staff account", phone=mask_phone(phone))
-    return ok({"message": "If the number belongs to a staff account, an OTP has been sent",
-               "expiresInMinutes": settings.otp_expiry_minutes})
+    return ok(await issue_otp(request, body["phone"], body["purpose"]))
 
 
 @public
@@ -128,14 +181,7 @@ async def send_otp(request: web.Request) -> web.Response:
 async def login_phone_otp(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, PhoneOtpLoginSchema())
-    await ratelimit.per_identifier(request, body["phone"])
-    async with db.transaction(request.app[DB]) as cur:
-        attempt = await otp.consume(cur, request.app[SETTINGS], body["phone"], body["otp"], STAFF)
-        user = await sessions.user_by_phone(cur, body["phone"]) if attempt.matched else None
-    error = attempt.refusal(account_found=user is not None)
-    if error is not None:
-        raise error
-    return await signed_in(request, user)
+    return await signed_in(request, await otp_user(request, body["phone"], body["otp"]))
 
 
 @public
@@ -144,7 +190,8 @@ async def login_phone_otp(request: web.Request) -> web.Response:
 async def login_phone_password(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, PhonePasswordLoginSchema())
-    return await password_login(request, sessions.user_by_phone, body["phone"], body["password"])
+    return await signed_in(request, await password_user(request, sessions.user_by_phone, body["phone"],
+                                                        body["password"]))
 
 
 @public
@@ -153,7 +200,8 @@ async def login_phone_password(request: web.Request) -> web.Response:
 async def login_username_password(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, UsernamePasswordLoginSchema())
-    return await password_login(request, sessions.user_by_username, body["username"], body["password"])
+    return await signed_in(request, await password_user(request, sessions.user_by_username, body["username"],
+                                                        body["password"]))
 
 
 @public
@@ -162,13 +210,8 @@ async def login_username_password(request: web.Request) -> web.Response:
 async def refresh(request: web.Request) -> web.Response:
     await ratelimit.per_client(request)
     body = await read_json(request, RefreshSchema())
-    async with db.transaction(request.app[DB]) as cur:
-        result = await sessions.refresh(cur, request.app[SETTINGS], body["refresh_token"], STAFF)
-    if result.revoked:
-        request.app[PRINCIPALS].forget_session(result.session_id)
-    if result.error is not None:
-        raise result.error
-    return ok({"accessToken": result.tokens.access_token, "refreshToken": result.tokens.refresh_token})
+    pair = await refreshed_tokens(request, body["refresh_token"])
+    return ok({"accessToken": pair.access_token, "refreshToken": pair.refresh_token})
 
 
 @requires("auth.session")
@@ -177,24 +220,14 @@ async def refresh(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     if request.can_read_body:
         await read_json(request, LogoutSchema())  # the refresh token is optional: the session is known
-    session_id = request[ACTOR].session_id
-    async with db.connection(request.app[DB]) as cur:
-        await sessions.revoke(cur, session_id, "LOGOUT")
-    # The caller's next request must see it, even before the commit's notification arrives.
-    request.app[PRINCIPALS].forget_session(session_id)
+    await end_session(request)
     return ok({"message": "Logged out"})
 
 
 @requires("auth.session")
 @documented("The signed-in staff user", tags=("Auth",), response=AuthUserSchema)
 async def me(request: web.Request) -> web.Response:
-    user_id = request[ACTOR].user_id
-
-    async def load():
-        async with db.connection(request.app[DB]) as cur:
-            return await auth_user_json(cur, user_id), None
-
-    return ok_json_text(await request.app[PRINCIPALS].get_or_load(("me", user_id), user_id, load))
+    return ok_json_text(await me_json(request))
 
 
 def setup_routes(app: web.Application) -> None:
