@@ -74,6 +74,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "appointments.view": list(ROLES),  # scoped further by view_all / view_centre / view_own
         "availability.view": list(ROLES),
         "notes.create": [CLINICIAN, ADMIN],
+        # A consultation is run by its clinician: begin, complete, book the follow-up (mibo.domain.consultations).
+        "consultations.run": [CLINICIAN],
         "notes.view": sorted(CLINICAL),
         "payments.create": list(ROLES),
         "payments.view": list(ROLES),

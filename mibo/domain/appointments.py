@@ -53,11 +53,11 @@ JOIN centres c ON c.id = a.centre_id
 """
 
 APPOINTMENT_COLUMNS = """
-a.id, a.patient_id, pu.full_name AS patient_name, a.clinician_id, cu.full_name AS clinician_name,
-a.centre_id, c.name AS centre_name, c.timezone, a.appointment_type, a.scheduled_start_at,
-a.scheduled_end_at, a.duration_minutes, a.status, a.parent_appointment_id, a.booked_by_user_id,
-a.source, a.meet_link, a.notes, a.cancellation_reason, a.session_started_at, a.session_ended_at,
-a.created_at, a.updated_at
+a.id, a.patient_id, pu.full_name AS patient_name, pu.phone AS patient_phone, a.clinician_id,
+cu.full_name AS clinician_name, a.centre_id, c.name AS centre_name, c.address_line1 AS centre_address,
+c.timezone, a.appointment_type, a.scheduled_start_at, a.scheduled_end_at, a.duration_minutes, a.status,
+a.parent_appointment_id, a.booked_by_user_id, a.source, a.meet_link, a.notes, a.cancellation_reason,
+a.session_started_at, a.session_ended_at, a.created_at, a.updated_at
 """
 
 APPOINTMENT_BY_ID = f"SELECT {APPOINTMENT_COLUMNS} FROM appointments a {PEOPLE_JOINS} WHERE a.id = %s"
@@ -127,6 +127,27 @@ WHERE a.status = 'BOOKED' AND a.source = 'WEB_PATIENT' AND a.created_at < %(befo
 ORDER BY a.id
 LIMIT %(limit)s
 FOR UPDATE OF a SKIP LOCKED
+"""
+
+# What a desk's list shows beside each appointment: who booked it, how it was paid, and the block
+# over its time (a block cancels what it covers; unblocking frees the time again).
+DESK_DETAILS = """
+SELECT a.id, bu.full_name AS booked_by_name, paid.provider AS payment_method, paid.note AS payment_note,
+       blk.id AS block_id
+FROM appointments a
+LEFT JOIN users bu ON bu.id = a.booked_by_user_id
+LEFT JOIN LATERAL (
+    SELECT p.provider, p.note FROM payments p
+    WHERE p.appointment_id = a.id AND p.status = 'SUCCESS' ORDER BY p.id DESC LIMIT 1
+) paid ON true
+LEFT JOIN LATERAL (
+    SELECT b.id FROM clinician_blocks b
+    WHERE b.clinician_id = a.clinician_id AND b.removed_at IS NULL
+      AND (b.centre_id IS NULL OR b.centre_id = a.centre_id)
+      AND b.starts_at < a.scheduled_end_at AND b.ends_at > a.scheduled_start_at
+    ORDER BY b.starts_at LIMIT 1
+) blk ON true
+WHERE a.id = ANY(%s::bigint[])
 """
 
 # A reschedule carries the original's payments over to the new appointment.
@@ -222,13 +243,23 @@ def list_conditions(actor: Actor, filters: dict[str, Any]) -> list:
     return where
 
 
-async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int):
-    """The appointments the actor sees that match `filters`, in time order; returns (rows, total)."""
+async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int, *,
+                    newest_first: bool = False):
+    """The appointments the actor sees that match `filters`, in time order (or the most recently
+    booked first); returns (rows, total)."""
     if "centre_id" in filters and access.can(actor, "appointments.view_centre"):
         access.check_centre(actor, filters["centre_id"])
     a = tables.appointments.c
-    page = listing.page_of_ids(a.id, list_conditions(actor, filters), (a.scheduled_start_at, a.id), limit, offset)
+    order = (a.created_at.desc(), a.id.desc()) if newest_first else (a.scheduled_start_at, a.id)
+    page = listing.page_of_ids(a.id, list_conditions(actor, filters), order, limit, offset)
     return await listing.fetch_page(cur, page, APPOINTMENT_PAGE, offset)
+
+
+async def desk_details(cur, appointment_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For appointments already read: who booked each, the method and note of its settled payment,
+    and the id of the block over its time (None where there is none)."""
+    rows = await db.fetch_all(cur, DESK_DETAILS, (appointment_ids,)) if appointment_ids else []
+    return {row.pop("id"): row for row in rows}
 
 
 async def slots(cur, actor: Actor, clinician_id: int, first: dt.date, last: dt.date, centre_id: int | None,

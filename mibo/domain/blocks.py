@@ -1,7 +1,8 @@
 """Blocking a clinician's time at any granularity, listing blocks, unblocking.
 
 One mechanism: every block is a range of instants. Whole days are the centre's local days
-(midnight to midnight in its zone), converted once, here. Active blocks of a clinician never
+(midnight to midnight in its zone), and wall-clock times on a date are read in the centre's
+zone, converted once, here. Active blocks of a clinician never
 overlap (an exclusion constraint), so removing a block always frees exactly its time.
 A block over live appointments is refused (409 BLOCK_CONFLICT, listing them) unless the
 request asks to cancel them, which then happens in the same transaction, through the one
@@ -20,7 +21,7 @@ from mibo.core.errors import ApiError
 from mibo.domain import appointments, schedule
 from mibo.domain.access import check_centre
 from mibo.domain.appointment_states import CANCELLED, LIVE_SQL
-from mibo.domain.availability import day_bounds
+from mibo.domain.availability import day_bounds, wall_to_instant
 
 BLOCK_COLUMNS = """
 id, clinician_id, centre_id, starts_at, ends_at, reason, created_by_user_id, created_at,
@@ -39,18 +40,28 @@ WHERE clinician_id = %s AND removed_at IS NULL AND starts_at < %s AND ends_at > 
 ORDER BY starts_at
 """
 
-# Live appointments inside the block, locked so that they can be cancelled with it.
+# Live appointments inside a block's span: those a block with cancellation cancels, and what the
+# people affected need to be told (their contact, and whether money goes back to them).
 LIVE_APPOINTMENTS_IN_SPAN = f"""
-SELECT a.id, a.status, a.centre_id, a.scheduled_start_at, a.scheduled_end_at, u.full_name AS patient_name
+SELECT a.id, a.status, a.centre_id, c.timezone, a.patient_id, a.scheduled_start_at, a.scheduled_end_at,
+       u.full_name AS patient_name, u.phone AS patient_phone, u.email AS patient_email,
+       cu.full_name AS clinician_name,
+       (SELECT p.status FROM payments p WHERE p.appointment_id = a.id
+        ORDER BY p.status = 'SUCCESS' DESC, p.id DESC LIMIT 1) AS payment_status
 FROM appointments a
 JOIN patient_profiles pp ON pp.id = a.patient_id
 JOIN users u ON u.id = pp.user_id
+JOIN clinician_profiles cp ON cp.id = a.clinician_id
+JOIN users cu ON cu.id = cp.user_id
+JOIN centres c ON c.id = a.centre_id
 WHERE a.clinician_id = %(clinician_id)s AND a.status IN {LIVE_SQL}
   AND a.scheduled_start_at < %(end)s AND a.scheduled_end_at > %(start)s
   AND (%(centre_id)s::bigint IS NULL OR a.centre_id = %(centre_id)s)
 ORDER BY a.scheduled_start_at
-FOR UPDATE OF a
 """
+
+# The same, locked so that they can be cancelled with the block.
+LIVE_APPOINTMENTS_IN_SPAN_LOCKED = LIVE_APPOINTMENTS_IN_SPAN + "FOR UPDATE OF a"
 
 # A clinician works at their primary centre and at every centre their user is assigned to.
 WORKS_AT_CENTRE = """
@@ -72,6 +83,29 @@ LIMIT %(limit)s OFFSET %(offset)s
 
 BLOCK_BY_ID = f"SELECT {BLOCK_COLUMNS} FROM clinician_blocks WHERE id = %s AND clinician_id = %s"
 
+CLINICIAN_OF_BLOCK = "SELECT clinician_id FROM clinician_blocks WHERE id = %s"
+
+# Blocks across clinicians, with the names a list shows. A block for every centre belongs to the
+# clinician's primary centre (as for scoping, check_clinician_scope); dates are local to that centre.
+BLOCKS_MATCHING = """
+SELECT b.id, b.clinician_id, cu.full_name AS clinician_name, b.centre_id, c.id AS scope_centre_id,
+       c.name AS centre_name, c.timezone, b.starts_at, b.ends_at, b.reason, b.created_by_user_id,
+       bu.full_name AS created_by_name, b.created_at, b.removed_at, b.removed_by_user_id
+FROM clinician_blocks b
+JOIN clinician_profiles cp ON cp.id = b.clinician_id
+JOIN users cu ON cu.id = cp.user_id
+JOIN centres c ON c.id = COALESCE(b.centre_id, cp.primary_centre_id)
+LEFT JOIN users bu ON bu.id = b.created_by_user_id
+WHERE (b.removed_at IS NULL) = %(active)s
+  AND (%(clinician_id)s::bigint IS NULL OR b.clinician_id = %(clinician_id)s)
+  AND (%(centre_id)s::bigint IS NULL OR c.id = %(centre_id)s)
+  AND (%(centre_ids)s::bigint[] IS NULL OR c.id = ANY(%(centre_ids)s::bigint[]))
+  AND (%(first)s::date IS NULL OR b.ends_at > timezone(c.timezone, %(first)s::date::timestamp))
+  AND (%(last)s::date IS NULL OR b.starts_at < timezone(c.timezone, (%(last)s::date + 1)::timestamp))
+ORDER BY b.created_at DESC, b.id DESC
+LIMIT %(limit)s
+"""
+
 REMOVE_BLOCK = f"""
 UPDATE clinician_blocks SET removed_at = now(), removed_by_user_id = %s
 WHERE id = %s AND removed_at IS NULL
@@ -79,11 +113,25 @@ RETURNING {BLOCK_COLUMNS}
 """
 
 
+def wall_span(body: dict[str, Any], zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """start_time..end_time, wall clock on `date` in the zone; 422 for a time a clock change skips."""
+    start, end = (wall_to_instant(body["date"], body[key], zone) for key in ("start_time", "end_time"))
+    if start is None or end is None:
+        field = "startTime" if start is None else "endTime"
+        raise ApiError.unprocessable("That time does not exist on that day at the centre (a clock change)",
+                                     {field: ["does not exist on that date"]}, "NO_SUCH_TIME")
+    if end <= start:
+        raise ApiError.validation({"endTime": ["Must be after startTime."]})
+    return start, end
+
+
 def block_span(body: dict[str, Any], zone: ZoneInfo, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The instants a block request covers. Raises 400 for a block that starts in the past;
-    a whole-day block of today starts now (the part of today already gone needs no block)."""
-    if "start_at" in body:
-        start, end = body["start_at"].astimezone(dt.UTC), body["end_at"].astimezone(dt.UTC)
+    """The instants a block request covers: start_at/end_at, start_time/end_time on a date, a date,
+    or from_date/to_date. Raises 400 for a block that starts in the past; a whole-day block of
+    today starts now (the part of today already gone needs no block)."""
+    if "start_at" in body or "start_time" in body:
+        start, end = ((body["start_at"].astimezone(dt.UTC), body["end_at"].astimezone(dt.UTC))
+                      if "start_at" in body else wall_span(body, zone))
         if start < now:
             raise ApiError.validation(
                 {"startAt": ["Must not be in the past."]}, "Blocks cannot start in the past"
@@ -121,11 +169,11 @@ def conflict_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 
-async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None, reason: str,
-                 cancel_appointments: bool, now: dt.datetime) -> tuple[dict[str, Any], list[int]]:
-    """Block the clinician's time (`span`: start_at/end_at, a date, or from_date/to_date); returns the
-    block and the ids of the appointments it cancelled."""
-    clinician = await existing_clinician(cur, clinician_id, lock=True)
+async def _target(cur, actor: Actor, clinician_id: int, span: dict[str, Any], centre_id: int | None,
+                  now: dt.datetime, *, lock: bool) -> tuple[dt.datetime, dt.datetime, str]:
+    """Check who may block the clinician's time where; returns the instants `span` covers and the
+    zone they were read in."""
+    clinician = await existing_clinician(cur, clinician_id, lock=lock)
     zone_name = clinician["primary_timezone"]
     if centre_id is not None:
         centre = await schedule.centre(cur, centre_id)
@@ -138,7 +186,27 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
     if centre_id is not None and not await db.fetch_value(
             cur, WORKS_AT_CENTRE, {"clinician_id": clinician_id, "centre_id": centre_id}):
         raise ApiError.validation({"centreId": ["The clinician does not work at this centre."]})
-    start, end = block_span(span, ZoneInfo(zone_name), now)
+    return *block_span(span, ZoneInfo(zone_name), now), zone_name
+
+
+async def _live_in_span(cur, clinician_id: int, start: dt.datetime, end: dt.datetime, centre_id: int | None,
+                        *, lock: bool) -> list[dict[str, Any]]:
+    return await db.fetch_all(cur, LIVE_APPOINTMENTS_IN_SPAN_LOCKED if lock else LIVE_APPOINTMENTS_IN_SPAN,
+                              {"clinician_id": clinician_id, "start": start, "end": end, "centre_id": centre_id})
+
+
+async def affected(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None,
+                   now: dt.datetime) -> list[dict[str, Any]]:
+    """The live appointments a block of `span` would cancel (`create` with cancel_appointments), as of now."""
+    start, end, _ = await _target(cur, actor, clinician_id, span, centre_id, now, lock=False)
+    return await _live_in_span(cur, clinician_id, start, end, centre_id, lock=False)
+
+
+async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None, reason: str,
+                 cancel_appointments: bool, now: dt.datetime) -> tuple[dict[str, Any], list[int]]:
+    """Block the clinician's time (`span`: see block_span); returns the block (with the zone its
+    times were read in) and the appointments it cancelled."""
+    start, end, zone_name = await _target(cur, actor, clinician_id, span, centre_id, now, lock=True)
     overlapping = await db.fetch_all(cur, OVERLAPPING_BLOCKS, (clinician_id, end, start))
     if overlapping:
         raise ApiError.conflict(
@@ -147,8 +215,7 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
                         for b in overlapping]},
             code="BLOCK_OVERLAP",
         )
-    live = await db.fetch_all(cur, LIVE_APPOINTMENTS_IN_SPAN,
-                              {"clinician_id": clinician_id, "start": start, "end": end, "centre_id": centre_id})
+    live = await _live_in_span(cur, clinician_id, start, end, centre_id, lock=True)
     if live and not cancel_appointments:
         raise ApiError.conflict(
             f"The time holds {len(live)} live appointment(s); send cancelAppointments: true to cancel",
@@ -158,12 +225,11 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
     block = await db.fetch_one(cur, INSERT_BLOCK, (clinician_id, centre_id, start, end, reason, actor.user_id))
     for appointment in live:
         await appointments.transition(cur, actor, appointment, CANCELLED, f"Clinician unavailable: {reason}", now)
-    cancelled = [row["id"] for row in live]
     await audit.record(cur, actor, "clinician_block.create", "clinician_block", block["id"], centre_id, {
         "clinicianId": clinician_id, "startsAt": start.isoformat(), "endsAt": end.isoformat(),
-        "cancelledAppointmentIds": cancelled,
+        "cancelledAppointmentIds": [row["id"] for row in live],
     })
-    return block, cancelled
+    return {**block, "timezone": zone_name}, live
 
 
 async def active_blocks(cur, actor: Actor, clinician_id: int, first: dt.date | None, last: dt.date | None,
@@ -191,3 +257,23 @@ async def remove(cur, actor: Actor, clinician_id: int, block_id: int) -> dict[st
     await audit.record(cur, actor, "clinician_block.remove", "clinician_block", block_id, block["centre_id"],
                        {"clinicianId": clinician_id})
     return removed
+
+
+async def remove_block(cur, actor: Actor, block_id: int) -> dict[str, Any]:
+    """Unblock by the block's id alone (see `remove`)."""
+    clinician_id = await db.fetch_value(cur, CLINICIAN_OF_BLOCK, (block_id,))
+    if clinician_id is None:
+        raise ApiError.not_found("block")
+    return await remove(cur, actor, clinician_id, block_id)
+
+
+async def matching(cur, actor: Actor, *, clinician_id: int | None, centre_id: int | None, first: dt.date | None,
+                   last: dt.date | None, active: bool, limit: int) -> list[dict[str, Any]]:
+    """Blocks of any clinician at the actor's centres (or removed ones), newest first, at most `limit`;
+    first/last are local dates at each block's centre."""
+    if centre_id is not None:
+        check_centre(actor, centre_id)
+    return await db.fetch_all(cur, BLOCKS_MATCHING, {
+        "active": active, "clinician_id": clinician_id, "centre_id": centre_id,
+        "centre_ids": actor.centre_filter(), "first": first, "last": last, "limit": limit,
+    })

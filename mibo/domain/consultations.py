@@ -31,7 +31,7 @@ PAST_LIMIT = 200
 
 # The appointments of one clinician starting in [lo, hi), with what the clinician's views show.
 CLINICIAN_APPOINTMENTS = f"""
-SELECT {appointments.APPOINTMENT_COLUMNS}, pu.phone AS patient_phone
+SELECT {appointments.APPOINTMENT_COLUMNS}
 FROM appointments a {appointments.PEOPLE_JOINS}
 WHERE a.clinician_id = %(clinician_id)s AND a.status <> 'RESCHEDULED'
   AND a.scheduled_start_at >= %(lo)s AND (%(hi)s::timestamptz IS NULL OR a.scheduled_start_at < %(hi)s)
@@ -40,7 +40,7 @@ LIMIT %(limit)s
 """
 
 CLINICIAN_PAST_APPOINTMENTS = f"""
-SELECT {appointments.APPOINTMENT_COLUMNS}, pu.phone AS patient_phone
+SELECT {appointments.APPOINTMENT_COLUMNS}
 FROM appointments a {appointments.PEOPLE_JOINS}
 WHERE a.clinician_id = %(clinician_id)s AND a.status <> 'RESCHEDULED' AND a.scheduled_start_at < %(before)s
 ORDER BY a.scheduled_start_at DESC, a.id DESC
@@ -124,7 +124,9 @@ async def my_appointments(cur, actor: Actor, now: dt.datetime) -> dict[str, list
         "clinician_id": actor.clinician_id, "lo": now - dt.timedelta(days=1), "hi": None, "limit": None})
     current = [row for row in ahead if row["status"] == IN_PROGRESS
                or (row["status"] in LIVE and row["scheduled_start_at"] <= now < row["scheduled_end_at"])]
-    upcoming = [row for row in ahead if row["status"] in LIVE and row["scheduled_start_at"] > now]
+    # A session begun a little early is current, not upcoming as well.
+    upcoming = [row for row in ahead if row["status"] in LIVE and row["scheduled_start_at"] > now
+                and row not in current]
     seen = {row["id"] for row in current + upcoming}
     past = [row for row in await db.fetch_all(cur, CLINICIAN_PAST_APPOINTMENTS, {
         "clinician_id": actor.clinician_id, "before": now, "limit": PAST_LIMIT}) if row["id"] not in seen]

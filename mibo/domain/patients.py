@@ -58,6 +58,8 @@ PATIENT_PAGE = f"SELECT page.total, {PATIENT_FROM} JOIN page ON page.id = pp.id 
 
 PATIENT_FOR_UPDATE = "SELECT id, user_id FROM patient_profiles WHERE id = %s FOR NO KEY UPDATE"
 
+PATIENT_OF_USER = "SELECT id FROM patient_profiles WHERE user_id = %s"
+
 PATIENT_BY_PHONE = """
 SELECT pp.id, u.full_name FROM patient_profiles pp JOIN users u ON u.id = pp.user_id WHERE u.phone = %s
 """
@@ -117,8 +119,9 @@ ORDER BY p.created_at DESC, p.id DESC
 
 NOTES_OF_PATIENT = """
 SELECT n.id, n.patient_id, n.appointment_id, n.centre_id, n.author_user_id, u.full_name AS author_name,
-       n.note, n.created_at
+       n.note, n.created_at, a.scheduled_start_at, a.appointment_type, a.status AS appointment_status
 FROM medical_notes n JOIN users u ON u.id = n.author_user_id
+LEFT JOIN appointments a ON a.id = n.appointment_id
 WHERE n.patient_id = %s
 ORDER BY n.created_at DESC, n.id DESC
 """
@@ -259,14 +262,37 @@ async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offs
     return await listing.fetch_page(cur, page, PATIENT_PAGE, offset)
 
 
-async def match_by_phone(cur, actor: Actor, phone: str) -> dict[str, Any]:
-    """The patient with exactly this phone, anywhere in the chain: their id and name only."""
+async def _match(cur, actor: Actor, phone: str) -> dict[str, Any] | None:
     access.require(actor, "patients.create")
     match = await db.fetch_one(cur, PATIENT_BY_PHONE, (phone,))
+    if match is not None:
+        await audit.record(cur, actor, "patient.lookup", "patient", match["id"])
+    return match
+
+
+async def match_by_phone(cur, actor: Actor, phone: str) -> dict[str, Any]:
+    """The patient with exactly this phone, anywhere in the chain: their id and name only."""
+    match = await _match(cur, actor, phone)
     if match is None:
         raise ApiError.not_found("patient")
-    await audit.record(cur, actor, "patient.lookup", "patient", match["id"])
     return match
+
+
+async def match_or_register(cur, actor: Actor, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The patient with this phone anywhere in the chain (their record is kept as it is), else a
+    walk-in registered now (see `register`); returns (patient, registered now)."""
+    match = await _match(cur, actor, data["phone"])
+    if match is not None:
+        return await patient_row(cur, match["id"]), False
+    return await register(cur, actor, data), True
+
+
+async def profile_of_user(cur, user_id: int, field: str = "patientId") -> int:
+    """The patient profile of a patient's user account (where a client names patients by user id)."""
+    patient_id = await db.fetch_value(cur, PATIENT_OF_USER, (user_id,))
+    if patient_id is None:
+        raise ApiError.not_found("patient", field)
+    return patient_id
 
 
 async def detail(cur, actor: Actor, patient_id: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from mibo.api.apidoc import documented
 from mibo.api.http import load, ok, ok_page, path_id, read_json, read_query
 from mibo.api.keys import ACTOR, DB
 from mibo.core import db
+from mibo.core.actor import Actor
 from mibo.domain import appointments
 from mibo.domain.appointment_states import CANCELLED
 from schemas.appointments import (
@@ -97,21 +98,26 @@ async def create_appointment(request: web.Request) -> web.Response:
 async def update_appointment(request: web.Request) -> web.Response:
     appointment_id = path_id(request)
     body = await read_json(request, UpdateAppointmentSchema())
-    actor = request[ACTOR]
-    now = appointments.utc_now()
     async with db.transaction(request.app[DB]) as cur:
-        if "scheduled_start_at" in body:
-            appointment_id = await appointments.reschedule(
-                cur, actor, appointment_id, start=body["scheduled_start_at"], clinician_id=body.get("clinician_id"),
-                duration_minutes=body.get("duration_minutes"), notes=body.get("notes"), reason=body.get("reason"),
-                now=now)
-        else:
-            if "status" in body:
-                await appointments.change_status(cur, actor, appointment_id, body["status"], body.get("reason"), now)
-            if "notes" in body:
-                await appointments.set_notes(cur, actor, appointment_id, body["notes"])
-        row = await appointments.appointment(cur, appointment_id)
+        row = await apply_update(cur, request[ACTOR], appointment_id, body)
     return ok(present(row))
+
+
+async def apply_update(cur, actor: Actor, appointment_id: int, body: dict) -> dict:
+    """An UpdateAppointmentSchema body: a reschedule, or a status change and/or notes; returns the
+    appointment as it now is (after a reschedule, the new one)."""
+    now = appointments.utc_now()
+    if "scheduled_start_at" in body:
+        appointment_id = await appointments.reschedule(
+            cur, actor, appointment_id, start=body["scheduled_start_at"], clinician_id=body.get("clinician_id"),
+            duration_minutes=body.get("duration_minutes"), notes=body.get("notes"), reason=body.get("reason"),
+            now=now)
+    else:
+        if "status" in body:
+            await appointments.change_status(cur, actor, appointment_id, body["status"], body.get("reason"), now)
+        if "notes" in body:
+            await appointments.set_notes(cur, actor, appointment_id, body["notes"])
+    return await appointments.appointment(cur, appointment_id)
 
 
 @requires("appointments.cancel")

@@ -28,7 +28,8 @@ async def create_block(request: web.Request) -> web.Response:
         block, cancelled = await blocks.create(
             cur, request[ACTOR], clinician_id, body, centre_id=body.get("centre_id"), reason=body["reason"],
             cancel_appointments=body["cancel_appointments"], now=utc_now())
-    return ok(CreatedBlockSchema().dump({**block, "cancelled_appointment_ids": cancelled}), status=201)
+    return ok(CreatedBlockSchema().dump({**block, "cancelled_appointment_ids": [row["id"] for row in cancelled]}),
+              status=201)
 
 
 @requires("blocks.manage")
