@@ -21,14 +21,17 @@ MAX_AGE = 600
 
 
 def setup_cors(app: web.Application, settings: Settings) -> None:
+    """Every route answers the admin panel's origins (CORS_ORIGIN) and the patient website's
+    (WEBSITE_ORIGINS): the website calls the public catalogue, its own routes and the payments."""
+    origins = settings.allowed_origins
     options = aiohttp_cors.ResourceOptions(
-        allow_credentials="*" not in settings.cors_origins,
+        allow_credentials="*" not in origins,
         expose_headers=EXPOSE_HEADERS,
         allow_headers=ALLOW_HEADERS,
         allow_methods=ALLOW_METHODS,
         max_age=MAX_AGE,
     )
-    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in settings.cors_origins})
+    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in origins})
     for route in list(app.router.routes()):
         cors.add(route)
 
@@ -37,9 +40,10 @@ def allowed_origin(settings: Settings, origin: str | None) -> str | None:
     """The Access-Control-Allow-Origin value for `origin`, or None for an origin not allowed."""
     if not origin:
         return None
-    if origin in settings.cors_origins:
+    origins = settings.allowed_origins
+    if origin in origins:
         return origin
-    return "*" if "*" in settings.cors_origins else None
+    return "*" if "*" in origins else None
 
 
 def _headers(settings: Settings, allow: str) -> dict[str, str]:

@@ -36,6 +36,15 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_default, separators=(",", ":"))
 
 
+def error_envelope(code: str, message: str, details: Any = None) -> dict:
+    """The body of every error answer. `message` is given twice, at the top and in `error`: the
+    patient website reads the one, the admin panel and the spec's clients the other."""
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"success": False, "message": message, "error": error}
+
+
 def ok(data: Any = None, status: int = 200, headers=None) -> web.Response:
     return web.Response(
         text=dumps({"success": True, "data": data}), status=status, content_type="application/json", headers=headers

@@ -24,7 +24,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from mibo import __version__
-from mibo.api.access import PUBLIC, public
+from mibo.api.access import PATIENT_SELF, PUBLIC, public
 from mibo.api.apidoc import documented
 from mibo.api.http import dumps
 from mibo.core.actor import ROLES
@@ -99,9 +99,10 @@ PAGE_META = {
 
 ERROR_ENVELOPE = {
     "type": "object",
-    "required": ["success", "error"],
+    "required": ["success", "message", "error"],
     "properties": {
         "success": {"type": "boolean", "enum": [False]},
+        "message": {"type": "string", "description": "The same text as error.message"},
         "error": {
             "type": "object",
             "required": ["code", "message"],
@@ -165,8 +166,12 @@ def access(handler) -> str:
         return "Public: no authentication."
     if permission is None:
         return "No permission declared: the API refuses every call."
+    if permission == PATIENT_SELF:
+        return "A patient signed in on the website (patient token), for their own records only."
     roles = ", ".join(role for role in ROLES if role in PERMISSIONS[permission])
     text = f"Roles: {roles} (permission `{permission}`)."
+    if getattr(handler, "accepts_patients", False):
+        text += " Also a patient signed in on the website, for their own records."
     if getattr(handler, "accepts_service_token", False):
         text += " Also accepts the service token."
     return text

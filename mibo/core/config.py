@@ -76,6 +76,8 @@ class Settings:
     trusted_proxy_hops: int = 1
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
+    # The patient website's origins, allowed beside CORS_ORIGIN (development: Vite's dev server).
+    website_origins: tuple[str, ...] = ()
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
@@ -98,6 +100,11 @@ class Settings:
     payment_link_expiry_minutes: int = 60
     payment_reconcile_after_minutes: int = 15
     payment_order_expiry_minutes: int = 120
+    # The patient website: its one-time registration fee (rupees), how long an unpaid website
+    # booking holds its slot, and until how long before an appointment a patient cancels online.
+    registration_fee: int = 100
+    unpaid_hold_minutes: int = 15
+    patient_cancel_cutoff_hours: int = 24
     # Background jobs.
     otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
     principal_cache_seconds: int = 60
@@ -124,6 +131,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return not self.is_development
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Every origin CORS allows: CORS_ORIGIN's and the patient website's."""
+        return self.cors_origins + tuple(o for o in self.website_origins if o not in self.cors_origins)
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -234,6 +246,7 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", _int(1, 10)),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "CORS_ORIGIN": ("cors_origins", _origins),
+    "WEBSITE_ORIGINS": ("website_origins", _origins),
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
     "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "SERVICE_TOKEN": ("service_token", _text),
@@ -259,6 +272,9 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "PAYMENT_RECONCILE_AFTER_MINUTES": ("payment_reconcile_after_minutes", _int(1, 1440)),
     # A checkout order still unpaid after this long is marked FAILED by reconciliation.
     "PAYMENT_ORDER_EXPIRY_MINUTES": ("payment_order_expiry_minutes", _int(15, 43200)),
+    "REGISTRATION_FEE": ("registration_fee", _int(0, 100_000)),
+    "UNPAID_HOLD_MINUTES": ("unpaid_hold_minutes", _int(1, 1440)),
+    "PATIENT_CANCEL_CUTOFF_HOURS": ("patient_cancel_cutoff_hours", _int(0, 720)),
     "OTP_CHANNEL": ("otp_channel", _choice("whatsapp", "console")),
     # How long an API process may keep a session's actor (mibo/principals.py; 0: off).
     # Changes reach every process at once through LISTEN/NOTIFY; this is only a backstop.
@@ -289,6 +305,8 @@ VARIABLES: dict[str, tuple[str, object]] = {
 }
 
 SECRET_VARIABLES = tuple(DEV_SECRETS)
+# The website's Vite dev server, allowed in development and test unless WEBSITE_ORIGINS says otherwise.
+DEVELOPMENT_WEBSITE_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 PRODUCTION_PROVIDER_SETTINGS = (
     "RAZORPAY_BASE_URL", "GALLABOX_BASE_URL", "GOOGLE_TOKEN_URI", "GOOGLE_CALENDAR_BASE_URL", "GOOGLE_PRIVATE_KEY",
 )
@@ -308,6 +326,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             raise
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}") from None
+    if "website_origins" not in values and values.get("env") in DEVELOPMENT_ENVIRONMENTS:
+        values["website_origins"] = DEVELOPMENT_WEBSITE_ORIGINS
     settings = Settings(**values)
     _check_consistency(settings)
     return settings
@@ -340,6 +360,8 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET")
     if "*" in settings.cors_origins:
         raise ConfigError(f"CORS_ORIGIN: {env} must list its front-end origins, not *")
+    if "*" in settings.website_origins:
+        raise ConfigError(f"WEBSITE_ORIGINS: {env} must list the website's origins, not *")
     if settings.bcrypt_rounds < 10:
         raise ConfigError(f"BCRYPT_ROUNDS: {env} needs at least 10")
     # An empty provider setting means "use the local sandbox": fine for developers, never for patients.
