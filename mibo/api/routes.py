@@ -16,6 +16,7 @@ from mibo.api.resources import (
     clinicians,
     health,
     notifications,
+    patient_auth,
     patients,
     payments,
     users,
@@ -27,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     health.setup_routes(app)
     metrics.setup_routes(app, app[METRICS], app[SETTINGS])
     auth.setup_routes(app)
+    patient_auth.setup_routes(app)
     analytics.setup_routes(app)
     centres.setup_routes(app)
     users.setup_routes(app)

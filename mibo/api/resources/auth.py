@@ -79,7 +79,8 @@ async def signed_in(request: web.Request, user: dict) -> web.Response:
                         + ',"refreshToken":' + json.dumps(session.refresh_token) + "}")
 
 
-async def password_login(request: web.Request, find_user, identifier: str, password: str) -> web.Response:
+async def check_password(request: web.Request, find_user, identifier: str, password: str) -> dict:
+    """The user whose password this is (found by `find_user`), under the sign-in limits; 401 otherwise."""
     await ratelimit.per_identifier(request, identifier)
     async with db.connection(request.app[DB]) as cur:
         user = await find_user(cur, identifier)
@@ -93,7 +94,35 @@ async def password_login(request: web.Request, find_user, identifier: str, passw
         await ratelimit.count_failed_login(request, account)
         log_event(log, logging.INFO, "login failed", reason="bad credentials")
         raise ApiError.unauthorized("Invalid credentials", "INVALID_CREDENTIALS")
-    return await signed_in(request, user)
+    return user
+
+
+async def password_login(request: web.Request, find_user, identifier: str, password: str) -> web.Response:
+    return await signed_in(request, await check_password(request, find_user, identifier, password))
+
+
+async def refreshed(request: web.Request, audience: str) -> sessions.Tokens:
+    """The tokens a refresh of this audience answers with (the refresh rules: mibo.domain.sessions)."""
+    await ratelimit.per_client(request)
+    body = await read_json(request, RefreshSchema())
+    async with db.transaction(request.app[DB]) as cur:
+        result = await sessions.refresh(cur, request.app[SETTINGS], body["refresh_token"], audience)
+    if result.revoked:
+        request.app[PRINCIPALS].forget_session(result.session_id)
+    if result.error is not None:
+        raise result.error
+    return result.tokens
+
+
+async def end_session(request: web.Request, schema) -> None:
+    """Logout: end the caller's session (a refresh token in the body is optional: the session is known)."""
+    if request.can_read_body:
+        await read_json(request, schema)
+    session_id = request[ACTOR].session_id
+    async with db.connection(request.app[DB]) as cur:
+        await sessions.revoke(cur, session_id, "LOGOUT")
+    # The caller's next request must see it, even before the commit's notification arrives.
+    request.app[PRINCIPALS].forget_session(session_id)
 
 
 # --- handlers -----------------------------------------------------------------
@@ -160,28 +189,15 @@ async def login_username_password(request: web.Request) -> web.Response:
 @documented("Exchange a refresh token for a new access token and its successor refresh token", tags=("Auth",),
             body=RefreshSchema, response=TokenPairSchema, errors=(401, 403, 429), max_body=AUTH_MAX_BODY)
 async def refresh(request: web.Request) -> web.Response:
-    await ratelimit.per_client(request)
-    body = await read_json(request, RefreshSchema())
-    async with db.transaction(request.app[DB]) as cur:
-        result = await sessions.refresh(cur, request.app[SETTINGS], body["refresh_token"], STAFF)
-    if result.revoked:
-        request.app[PRINCIPALS].forget_session(result.session_id)
-    if result.error is not None:
-        raise result.error
-    return ok({"accessToken": result.tokens.access_token, "refreshToken": result.tokens.refresh_token})
+    tokens = await refreshed(request, STAFF)
+    return ok({"accessToken": tokens.access_token, "refreshToken": tokens.refresh_token})
 
 
 @requires("auth.session")
 @documented("End the caller's session (the refresh token in the body is optional)", tags=("Auth",),
             body=LogoutSchema, body_optional=True, response=MessageSchema, max_body=AUTH_MAX_BODY)
 async def logout(request: web.Request) -> web.Response:
-    if request.can_read_body:
-        await read_json(request, LogoutSchema())  # the refresh token is optional: the session is known
-    session_id = request[ACTOR].session_id
-    async with db.connection(request.app[DB]) as cur:
-        await sessions.revoke(cur, session_id, "LOGOUT")
-    # The caller's next request must see it, even before the commit's notification arrives.
-    request.app[PRINCIPALS].forget_session(session_id)
+    await end_session(request, LogoutSchema())
     return ok({"message": "Logged out"})
 
 
