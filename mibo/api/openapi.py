@@ -220,7 +220,10 @@ def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any
     if doc and doc.query:
         parameters.append({"in": "query", "schema": doc.query})
         errors.add(400)
-    for name, text, required in (doc.headers if doc else ()):
+    headers = list(doc.headers) if doc else []
+    if doc and doc.cached:
+        headers.append(("If-None-Match", "The ETag of an answer already held: 304 if it is still current", False))
+    for name, text, required in headers:
         parameters.append({"in": "header", "name": name, "description": text, "required": required,
                            "schema": {"type": "string"}})
     if parameters:
@@ -248,6 +251,8 @@ def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any
         }
     else:
         op["responses"][status] = {"description": "Success"}
+    if doc and doc.cached:
+        op["responses"]["304"] = {"description": "Not Modified: the ETag sent is still current"}
     for code in sorted(errors):
         op["responses"][str(code)] = {"description": http.HTTPStatus(code).phrase}
         if method != "HEAD":

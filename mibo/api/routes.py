@@ -19,6 +19,7 @@ from mibo.api.resources import (
     patient_auth,
     patients,
     payments,
+    public_catalogue,
     users,
     video,
 )
@@ -31,6 +32,7 @@ def setup_routes(app: web.Application) -> None:
     patient_auth.setup_routes(app)
     analytics.setup_routes(app)
     centres.setup_routes(app)
+    public_catalogue.setup_routes(app)  # before /api/users/{id}, though its ids are digits only
     users.setup_routes(app)
     clinicians.setup_routes(app)
     patients.setup_routes(app)
