@@ -17,6 +17,7 @@ from mibo.api.resources import (
     health,
     notifications,
     patient_auth,
+    patient_booking,
     patients,
     payments,
     public_catalogue,
@@ -39,6 +40,7 @@ def setup_routes(app: web.Application) -> None:
     audit.setup_routes(app)
     payments.setup_routes(app)
     appointments.setup_routes(app)
+    patient_booking.setup_routes(app)
     blocks.setup_routes(app)
     notifications.setup_routes(app)
     video.setup_routes(app)
