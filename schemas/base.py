@@ -110,6 +110,15 @@ class CamelSchema(Schema):
         return frozenset(f.data_key or name for name, f in self.load_fields.items())
 
 
+class SnakeSchema(CamelSchema):
+    """A CamelSchema whose JSON keys are the attribute names as written: for the patient website,
+    which sends and reads some bodies in snake_case."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.data_key = field_obj.data_key or field_name
+        bound(field_obj)
+
+
 _PHONE_DIGITS = re.compile(r"[\s()-]")
 
 

@@ -115,6 +115,15 @@ class Factory:
         )
         return {"id": row[0], "user_id": user["id"], "phone": user["phone"]}
 
+    async def patient_token(self, patient: dict) -> str:
+        """A website (PATIENT-audience) access token for a patient of `patient()`."""
+        row = await self.fetchone(
+            "INSERT INTO auth_sessions (user_id, audience, refresh_token_hash, expires_at)"
+            " VALUES (%s, 'PATIENT', 'factory', now() + interval '1 day') RETURNING id",
+            (patient["user_id"],),
+        )
+        return tokens.access_token(self.settings, patient["user_id"], row[0], tokens.PATIENT)
+
     async def token_for(self, user_id: int) -> str:
         row = await self.fetchone(
             "INSERT INTO auth_sessions (user_id, refresh_token_hash, expires_at)"

@@ -20,7 +20,8 @@ async def test_malformed_json_is_400(client):
                              headers={"Content-Type": "application/json"})
     assert resp.status == 400
     body = await resp.json()
-    assert body == {"success": False, "error": {"code": "INVALID_JSON", "message": body["error"]["message"]}}
+    assert body == {"success": False, "message": body["error"]["message"],
+                    "error": {"code": "INVALID_JSON", "message": body["error"]["message"]}}
 
 
 async def test_json_that_is_not_an_object_is_400(client):
@@ -318,3 +319,50 @@ def test_worker_and_scheduler_metrics_listen_on_loopback_by_default():
     assert config.load({"APP_ENV": "test"}).metrics_host == "127.0.0.1"
     port = serve(prometheus_client.CollectorRegistry(), free_port())
     assert listening_address(port) == "127.0.0.1"
+
+
+# --- the patient website's origins and error bodies ----------------------------------------------
+
+WEBSITE = "http://localhost:5173"
+
+
+async def test_the_websites_development_origins_are_allowed_beside_cors_origin(cors_client, settings):
+    assert settings.website_origins == ("http://localhost:5173", "http://127.0.0.1:5173")
+    for origin in settings.website_origins:
+        preflight = await cors_client.options("/api/auth/login/username-password", headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type"})
+        assert preflight.status == 200
+        assert preflight.headers["Access-Control-Allow-Origin"] == origin
+        resp = await cors_client.get("/api/health", headers={"Origin": origin})
+        assert resp.headers["Access-Control-Allow-Origin"] == origin
+    admin = await cors_client.get("/api/health", headers={"Origin": ORIGIN})
+    assert admin.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_website_origins_come_from_config():
+    from mibo.core import config
+    assert config.load({"APP_ENV": "test", "WEBSITE_ORIGINS": "https://mibo.care"}).website_origins == (
+        "https://mibo.care",)
+    assert config.load({"APP_ENV": "test", "CORS_ORIGIN": "https://a.example"}).allowed_origins == (
+        "https://a.example", "http://localhost:5173", "http://127.0.0.1:5173")
+    with pytest.raises(config.ConfigError, match="WEBSITE_ORIGINS"):
+        config.load({"APP_ENV": "test", "WEBSITE_ORIGINS": " , "})
+
+
+async def test_every_error_answer_carries_the_message_at_the_top_too(client, cors_client):
+    answers = [
+        await client.post("/api/auth/login/username-password", json={"username": "x"}),  # 400
+        await client.get("/api/auth/me"),  # 401
+        await client.get("/api/nowhere"),  # 404 from aiohttp
+        await client.delete("/api/health"),  # 405
+        await client.post("/api/auth/refresh", data=b"x", headers={"Content-Type": "text/plain"}),  # 415
+    ]
+    assert [resp.status for resp in answers] == [400, 401, 404, 405, 415]
+    for resp in answers:
+        body = await resp.json()
+        assert body["success"] is False
+        assert isinstance(body["message"], str) and body["message"] == body["error"]["message"]
+        assert body["error"]["code"]
+    stranger_site = await cors_client.get("/api/nowhere", headers={"Origin": WEBSITE})
+    assert stranger_site.headers["Access-Control-Allow-Origin"] == WEBSITE

@@ -7,7 +7,7 @@ happens; a permitted role never does (it may get 400/404/422, or 403 CENTRE_FORB
 
 import re
 
-from mibo.api.access import PUBLIC
+from mibo.api.access import PATIENT_SELF, PUBLIC
 from mibo.core.actor import ROLES
 from mibo.domain.access import PERMISSIONS
 
@@ -73,7 +73,9 @@ async def test_every_role_against_every_protected_route(client, factory):
             resp = await client.request(method, url, **kwargs)
             body = await resp.json() if resp.content_type == "application/json" else {}
             code = body.get("error", {}).get("code")
-            if role in PERMISSIONS[permission]:
+            if permission == PATIENT_SELF:  # the website's own routes: no staff role at all
+                assert (resp.status, code) == (403, "PATIENT_ONLY"), (method, path, role, resp.status)
+            elif role in PERMISSIONS[permission]:
                 assert not (resp.status == 403 and code == "FORBIDDEN"), (method, path, role)
                 assert resp.status < 500, (method, path, role, resp.status, body)
             else:

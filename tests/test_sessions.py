@@ -78,9 +78,10 @@ async def test_a_patient_session_is_live_for_the_patient_surface_only(pool, sett
     assert (actor.user_id, actor.patient_id, actor.roles) == (patient["user_id"], patient["id"], frozenset())
     assert actor.is_patient and ends_at > time.time() + 6 * 86400
     assert as_staff is None
-    # On the staff API: its access token, and its refresh token, are refused.
+    # On the staff API: its access token (the other surface's: 403), and its refresh token, are refused.
     me = await client.get("/api/auth/me", headers=bearer(opened.access_token))
-    assert me.status == 401
+    assert me.status == 403
+    assert (await me.json())["error"]["code"] == "STAFF_ONLY"
     resp = await client.post("/api/auth/refresh", json={"refreshToken": opened.refresh_token})
     assert resp.status == 401
     assert (await resp.json())["error"]["code"] == "INVALID_TOKEN"
@@ -135,13 +136,13 @@ async def test_a_cached_session_is_refused_once_it_expires(client, factory, sett
     assert (await client.get("/api/auth/me", headers=bearer(access))).status == 401
 
 
-async def test_a_patients_token_on_staff_routes_is_401_not_403(client, factory, pool, settings):
+async def test_a_patients_token_on_staff_routes_is_403_and_a_forged_staff_one_401(client, factory, pool, settings):
     patient = await factory.patient()
-    # A staff-audience token for the patient's user (what a bug minting tokens would make)...
+    # A staff-audience token for the patient's user (what a bug minting tokens would make): no live session.
     staff_style = await factory.token_for(patient["user_id"])
-    # ...and a real patient-audience token from a patient session.
+    # A real patient-audience token from a patient session: the other surface's, so 403.
     patient_token = (await open_session(pool, settings, patient["phone"], tokens.PATIENT)).access_token
-    for token in (staff_style, patient_token):
+    for token, status in ((staff_style, 401), (patient_token, 403)):
         for path in ("/api/auth/me", "/api/audit"):
             resp = await client.get(path, headers=bearer(token))
-            assert resp.status == 401, path
+            assert resp.status == status, path

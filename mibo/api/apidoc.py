@@ -31,12 +31,12 @@ class ApiDoc:
     paged: bool = False  # the answer carries the list envelope's meta (total, limit, offset)
     raw_body: dict | None = None  # a body described as JSON Schema, for a body no schema loads
     text_response: str | None = None  # the media type of an answer that is not the JSON envelope
-    error_envelope: tuple[str, dict] | None = None  # (component name, JSON Schema) of another contract's errors
+    cached: bool = False  # answered with an ETag; If-None-Match with it answers 304
 
 
 def documented(summary: str, *, tags=(), body=None, query=None, response=None, many=False, status=200, errors=(),
                max_body: int = DEFAULT_MAX_BODY, description: str = "", headers=(), body_optional=False,
-               paged=False, raw_body=None, text_response=None, error_envelope=None):
+               paged=False, raw_body=None, text_response=None, cached=False):
     """Attach an ApiDoc to a handler; the same schemas validate requests, so the docs cannot drift."""
     if not 0 < max_body <= MAX_BODY_CEILING:
         raise ValueError(f"max_body must be between 1 and {MAX_BODY_CEILING} bytes")
@@ -44,7 +44,7 @@ def documented(summary: str, *, tags=(), body=None, query=None, response=None, m
     def mark(handler):
         handler.api_doc = ApiDoc(summary, tuple(tags), body, query, response, many, status, tuple(errors), max_body,
                                  description, tuple(headers), body_optional, paged, raw_body, text_response,
-                                 error_envelope)
+                                 cached)
         return handler
 
     return mark

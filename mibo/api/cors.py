@@ -1,7 +1,9 @@
 """CORS: aiohttp-cors for every registered route, and the same headers where it has no say.
 
-A contract served by a sub-application of its own (the admin panel's) is also served to the
-origins it names (CORS_ORIGINS on that app), besides CORS_ORIGIN.
+Every route answers the staff front-ends' origins (CORS_ORIGIN) and the patient website's
+(WEBSITE_ORIGINS: it calls the public catalogue, its own routes and the payments). A contract served
+by a sub-application of its own (the admin panel's) is also served to the origins it names
+(CORS_ORIGINS on that app).
 
 aiohttp-cors answers only for the routes it was given. A path nobody registered (404), a method a
 path does not have (405), and their preflights would reach the browser without CORS headers, and
@@ -35,13 +37,14 @@ def _options(origins: tuple[str, ...]) -> dict[str, aiohttp_cors.ResourceOptions
 
 
 def origins_of(settings: Settings, app: web.Application) -> tuple[str, ...]:
-    """The origins allowed on the routes of `app`: CORS_ORIGIN, and a sub-application's own."""
-    return settings.cors_origins + tuple(o for o in app.get(CORS_ORIGINS, ()) if o not in settings.cors_origins)
+    """The origins allowed on the routes of `app`: CORS_ORIGIN and WEBSITE_ORIGINS, and a sub-application's own."""
+    base = settings.allowed_origins
+    return base + tuple(o for o in app.get(CORS_ORIGINS, ()) if o not in base)
 
 
 def setup_cors(app: web.Application, settings: Settings) -> None:
     """Every route of `app` and of its sub-applications (mounted before this is called)."""
-    cors = aiohttp_cors.setup(app, defaults=_options(settings.cors_origins))
+    cors = aiohttp_cors.setup(app, defaults=_options(settings.allowed_origins))
     own_origins = {}
     for resource in app.router.resources():
         sub = resource.get_info().get("app")  # a mounted sub-application

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import json
 from typing import Any
 
@@ -36,10 +37,31 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_default, separators=(",", ":"))
 
 
+def error_envelope(code: str, message: str, details: Any = None) -> dict:
+    """The body of every error answer. `message` is given twice, at the top and in `error`: the
+    patient website reads the one, the admin panel and the spec's clients the other."""
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"success": False, "message": message, "error": error}
+
+
 def ok(data: Any = None, status: int = 200, headers=None) -> web.Response:
     return web.Response(
         text=dumps({"success": True, "data": data}), status=status, content_type="application/json", headers=headers
     )
+
+
+def ok_cached(request: web.Request, data: Any, cache_control: str) -> web.Response:
+    """A success answer that browsers and proxies may keep (`cache_control`), with a strong ETag of
+    its body; a request whose If-None-Match names that ETag gets 304 and no body."""
+    text = dumps({"success": True, "data": data})
+    etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    wanted = request.headers.get("If-None-Match", "")
+    if wanted.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in wanted.split(",")):
+        return web.Response(status=304, headers=headers)
+    return web.Response(text=text, content_type="application/json", headers=headers)
 
 
 def ok_page(items: list, total: int, limit: int, offset: int) -> web.Response:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -28,7 +26,6 @@ REQUEST_ID = web.RequestKey("request_id", str)
 # Set on a sub-application that serves a contract of its own (the admin panel's, mibo.api.legacy);
 # the shared middlewares read them from the innermost app a request matched (contract_app).
 SURFACE = web.AppKey("surface", str)  # the Actor's surface for its routes
-ERROR_ENVELOPE = web.AppKey("error_envelope", Callable)  # {code, message, details} -> the error answer
 CORS_ORIGINS = web.AppKey("cors_origins", tuple)  # origins allowed besides CORS_ORIGIN
 
 

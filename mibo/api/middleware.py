@@ -12,12 +12,12 @@ import traceback
 import psycopg2
 from aiohttp import web
 
-from mibo.api.access import PUBLIC
-from mibo.api.http import dumps
-from mibo.api.keys import ACTOR, ERROR_ENVELOPE, METRICS, REQUEST_ID, SETTINGS, SURFACE, contract_app
+from mibo.api.access import PATIENT_SELF, PUBLIC
+from mibo.api.http import dumps, error_envelope
+from mibo.api.keys import ACTOR, METRICS, REQUEST_ID, SETTINGS, SURFACE, contract_app
 from mibo.api.principals import authenticate
 from mibo.core import tokens
-from mibo.core.actor import STAFF_API
+from mibo.core.actor import PATIENT_WEB, STAFF_API
 from mibo.core.errors import ApiError, from_db_error
 from mibo.core.logs import log_event, request_id_var
 from mibo.domain import access
@@ -92,19 +92,12 @@ HTTP_CODES = {
 }
 
 
-def spec_error_envelope(body: dict) -> dict:
-    return {"success": False, "error": body}
-
-
 def error_response(request: web.Request, error: ApiError, stack: str | None = None) -> web.Response:
-    body = {"code": error.code, "message": error.message}
-    if error.details is not None:
-        body["details"] = error.details
+    body = error_envelope(error.code, error.message, error.details)
     if stack and request.app[SETTINGS].is_development:
-        body["stack"] = stack
-    envelope = contract_app(request).get(ERROR_ENVELOPE, spec_error_envelope)
+        body["error"]["stack"] = stack
     response = web.Response(
-        text=dumps(envelope(body)),
+        text=dumps(body),
         status=error.status,
         content_type="application/json",
         headers=error.headers,
@@ -163,7 +156,16 @@ async def auth_middleware(request: web.Request, handler):
         return await handler(request)  # CORS preflight handlers belong to aiohttp-cors
     if permission is None:
         raise ApiError.internal("This route has no permission declared")
-    actor = await authenticate(request, tokens.STAFF, getattr(target, "accepts_service_token", False))
-    access.require(actor, permission)
-    request[ACTOR] = actor.within(contract_app(request).get(SURFACE, STAFF_API), request[REQUEST_ID])
+    if permission == PATIENT_SELF:
+        actor = await authenticate(request, (tokens.PATIENT,))
+    else:
+        audiences = (tokens.STAFF, tokens.PATIENT) if getattr(target, "accepts_patients", False) else (tokens.STAFF,)
+        actor = await authenticate(request, audiences, getattr(target, "accepts_service_token", False))
+    if actor.is_patient:
+        request[ACTOR] = actor.within(PATIENT_WEB, request[REQUEST_ID])
+    elif permission == PATIENT_SELF:  # a patient login without a patient record
+        raise ApiError.forbidden("This account has no patient record", "NO_PATIENT_RECORD")
+    else:
+        access.require(actor, permission)
+        request[ACTOR] = actor.within(contract_app(request).get(SURFACE, STAFF_API), request[REQUEST_ID])
     return await handler(request)

@@ -24,7 +24,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from mibo import __version__
-from mibo.api.access import PUBLIC, public
+from mibo.api.access import PATIENT_SELF, PUBLIC, public
 from mibo.api.apidoc import documented
 from mibo.api.http import dumps
 from mibo.core.actor import ROLES
@@ -99,9 +99,10 @@ PAGE_META = {
 
 ERROR_ENVELOPE = {
     "type": "object",
-    "required": ["success", "error"],
+    "required": ["success", "message", "error"],
     "properties": {
         "success": {"type": "boolean", "enum": [False]},
+        "message": {"type": "string", "description": "The same text as error.message"},
         "error": {
             "type": "object",
             "required": ["code", "message"],
@@ -167,8 +168,12 @@ def access(handler) -> str:
         return "Public: no authentication."
     if permission is None:
         return "No permission declared: the API refuses every call."
+    if permission == PATIENT_SELF:
+        return "A patient signed in on the website (patient token), for their own records only."
     roles = ", ".join(role for role in ROLES if role in PERMISSIONS[permission])
     text = f"Roles: {roles} (permission `{permission}`)."
+    if getattr(handler, "accepts_patients", False):
+        text += " Also a patient signed in on the website, for their own records."
     if getattr(handler, "accepts_service_token", False):
         text += " Also accepts the service token."
     return text
@@ -217,7 +222,10 @@ def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any
     if doc and doc.query:
         parameters.append({"in": "query", "schema": doc.query})
         errors.add(400)
-    for name, text, required in (doc.headers if doc else ()):
+    headers = list(doc.headers) if doc else []
+    if doc and doc.cached:
+        headers.append(("If-None-Match", "The ETag of an answer already held: 304 if it is still current", False))
+    for name, text, required in headers:
         parameters.append({"in": "header", "name": name, "description": text, "required": required,
                            "schema": {"type": "string"}})
     if parameters:
@@ -245,12 +253,13 @@ def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any
         }
     else:
         op["responses"][status] = {"description": "Success"}
-    error_schema = doc.error_envelope[0] if doc and doc.error_envelope else "Error"
+    if doc and doc.cached:
+        op["responses"]["304"] = {"description": "Not Modified: the ETag sent is still current"}
     for code in sorted(errors):
         op["responses"][str(code)] = {"description": http.HTTPStatus(code).phrase}
         if method != "HEAD":
             op["responses"][str(code)]["content"] = {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{error_schema}"}}}
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return op
 
 
@@ -270,19 +279,13 @@ def build_document(app: web.Application) -> dict[str, Any]:
         "description": "The SERVICE_TOKEN of our own processes, on the routes marked as accepting it."})
     spec.components.schema("Error", ERROR_ENVELOPE)
     paths: dict[str, tuple[list[dict], dict[str, dict]]] = {}
-    other_errors: dict[str, dict] = {}
     for route in app.router.routes():
         if route.method not in DOCUMENTED_METHODS or route.resource is None:
             continue
-        doc = getattr(route.handler, "api_doc", None)
-        if doc and doc.error_envelope:
-            other_errors.setdefault(*doc.error_envelope)
         path = route.resource.canonical
         parameters, operations = paths.setdefault(path, (path_parameters(route.resource), {}))
         operations[route.method.lower()] = operation(route.method, path, route.handler,
                                                      has_id=any(p["schema"]["type"] == "integer" for p in parameters))
-    for name, schema in other_errors.items():
-        spec.components.schema(name, schema)
     for path, (parameters, operations) in paths.items():
         spec.path(path=path, operations=operations, parameters=parameters)
     return spec.to_dict()

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
-from mibo.api.http import dumps
+from mibo.api.http import dumps, error_envelope
 from mibo.core.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,9 @@ class EnvelopeRequestHandler(RequestHandler):
         log_event(log, logging.WARNING, "request refused by the HTTP parser", status=status,
                   error=type(exc).__name__ if exc else None, reason=reason)
         text = "The request timed out" if status == 504 else "The request could not be parsed"
-        body = {"code": "BAD_HTTP_REQUEST" if status < 500 else "TIMEOUT", "message": text}
-        if reason:
-            body["details"] = {"reason": reason}
-        response = web.Response(status=status, text=dumps({"success": False, "error": body}),
+        body = error_envelope("BAD_HTTP_REQUEST" if status < 500 else "TIMEOUT", text,
+                              {"reason": reason} if reason else None)
+        response = web.Response(status=status, text=dumps(body),
                                 content_type="application/json", headers=SECURITY_HEADERS)
         response.force_close()
         return response

@@ -184,24 +184,29 @@ def bearer_token(request: web.Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: web.Request, audience: str, accepts_service_token: bool = False) -> Actor:
-    """The caller's Actor from its access token, for a route of this audience (tokens.STAFF or
-    tokens.PATIENT); 401 unless the token is valid and names a live session of that audience."""
+async def authenticate(request: web.Request, audiences: tuple[str, ...], accepts_service_token: bool = False) -> Actor:
+    """The caller's Actor from its access token, for a route serving these audiences (tokens.STAFF,
+    tokens.PATIENT or both): 401 unless the token is valid and names a live session, 403 for a
+    valid token of the other surface (a patient's token on a staff route, or the reverse)."""
     settings = request.app[SETTINGS]
     token = bearer_token(request)
     if accepts_service_token and hmac.compare_digest(token.encode(), settings.service_token.encode()):
         return SERVICE_ACTOR
     cache = request.app[PRINCIPALS]
-    key = (audience, token)
     # A hit skips even the signature check: an entry lives no longer than its token.
-    actor = cache.get(key)
-    if actor is not None:
-        return actor
+    for audience in audiences:
+        actor = cache.get((audience, token))
+        if actor is not None:
+            return actor
     try:
-        claims = tokens.decode_access(settings, token, audience)
+        claims = tokens.decode_access_any(settings, token)
     except tokens.TokenError as exc:
         code = "TOKEN_EXPIRED" if str(exc) == "expired" else "INVALID_TOKEN"
         raise ApiError.unauthorized("The access token is invalid or has expired", code) from None
+    if claims.audience not in audiences:
+        if claims.audience == tokens.PATIENT:
+            raise ApiError.forbidden("A patient's sign-in cannot be used for staff routes", "STAFF_ONLY")
+        raise ApiError.forbidden("A staff sign-in cannot be used for the patient website's routes", "PATIENT_ONLY")
 
     async def load() -> tuple[Actor, float]:
         async with db.connection(request.app[DB]) as cur:
@@ -211,7 +216,7 @@ async def authenticate(request: web.Request, audience: str, accepts_service_toke
         actor, session_ends_at = found
         return actor, min(claims.expires_at, session_ends_at)
 
-    return await cache.get_or_load(key, claims.user_id, load, claims.session_id)
+    return await cache.get_or_load((claims.audience, token), claims.user_id, load, claims.session_id)
 
 
 def changes_principals(handler):

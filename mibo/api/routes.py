@@ -16,8 +16,11 @@ from mibo.api.resources import (
     clinicians,
     health,
     notifications,
+    patient_auth,
+    patient_booking,
     patients,
     payments,
+    public_catalogue,
     users,
     video,
 )
@@ -27,14 +30,17 @@ def setup_routes(app: web.Application) -> None:
     health.setup_routes(app)
     metrics.setup_routes(app, app[METRICS], app[SETTINGS])
     auth.setup_routes(app)
+    patient_auth.setup_routes(app)
     analytics.setup_routes(app)
     centres.setup_routes(app)
+    public_catalogue.setup_routes(app)  # before /api/users/{id}, though its ids are digits only
     users.setup_routes(app)
     clinicians.setup_routes(app)
     patients.setup_routes(app)
     audit.setup_routes(app)
     payments.setup_routes(app)
     appointments.setup_routes(app)
+    patient_booking.setup_routes(app)
     blocks.setup_routes(app)
     notifications.setup_routes(app)
     video.setup_routes(app)

@@ -36,6 +36,8 @@ DEV_SECRETS = {
 DEV_PANEL_ORIGINS = (
     "http://localhost:5173", "http://localhost:5174", "http://127.0.0.1:5173", "http://127.0.0.1:5174",
 )
+# The website's Vite dev server, allowed in development and test unless WEBSITE_ORIGINS says otherwise.
+DEV_WEBSITE_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 
 
 class ConfigError(ValueError):
@@ -90,6 +92,8 @@ class Settings:
     # Clinician profile pictures: where they are stored, and the largest accepted.
     upload_dir: str = "run/uploads"
     profile_picture_max_bytes: int = 2 * 1024 * 1024
+    # The patient website's origins, allowed beside CORS_ORIGIN (development: Vite's dev server).
+    website_origins: tuple[str, ...] = ()
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
@@ -112,6 +116,11 @@ class Settings:
     payment_link_expiry_minutes: int = 60
     payment_reconcile_after_minutes: int = 15
     payment_order_expiry_minutes: int = 120
+    # The patient website: its one-time registration fee (rupees), how long an unpaid website
+    # booking holds its slot, and until how long before an appointment a patient cancels online.
+    registration_fee: int = 100
+    unpaid_hold_minutes: int = 15
+    patient_cancel_cutoff_hours: int = 24
     # Background jobs.
     otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
     principal_cache_seconds: int = 60
@@ -138,6 +147,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return not self.is_development
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Every origin CORS allows: CORS_ORIGIN's and the patient website's."""
+        return self.cors_origins + tuple(o for o in self.website_origins if o not in self.cors_origins)
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -258,6 +272,7 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "ADMIN_PANEL_ORIGINS": ("admin_panel_origins", _origins),
     "UPLOAD_DIR": ("upload_dir", _text),
     "PROFILE_PICTURE_MAX_BYTES": ("profile_picture_max_bytes", _int(1024, 10 * 1024 * 1024)),
+    "WEBSITE_ORIGINS": ("website_origins", _origins),
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
     "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "SERVICE_TOKEN": ("service_token", _text),
@@ -283,6 +298,9 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "PAYMENT_RECONCILE_AFTER_MINUTES": ("payment_reconcile_after_minutes", _int(1, 1440)),
     # A checkout order still unpaid after this long is marked FAILED by reconciliation.
     "PAYMENT_ORDER_EXPIRY_MINUTES": ("payment_order_expiry_minutes", _int(15, 43200)),
+    "REGISTRATION_FEE": ("registration_fee", _int(0, 100_000)),
+    "UNPAID_HOLD_MINUTES": ("unpaid_hold_minutes", _int(1, 1440)),
+    "PATIENT_CANCEL_CUTOFF_HOURS": ("patient_cancel_cutoff_hours", _int(0, 720)),
     "OTP_CHANNEL": ("otp_channel", _choice("whatsapp", "console")),
     # How long an API process may keep a session's actor (mibo/principals.py; 0: off).
     # Changes reach every process at once through LISTEN/NOTIFY; this is only a backstop.
@@ -334,6 +352,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(f"{name}: {exc}") from None
     if "admin_panel_origins" not in values and values.get("env", "production") in DEVELOPMENT_ENVIRONMENTS:
         values["admin_panel_origins"] = DEV_PANEL_ORIGINS
+    if "website_origins" not in values and values.get("env", "production") in DEVELOPMENT_ENVIRONMENTS:
+        values["website_origins"] = DEV_WEBSITE_ORIGINS
     settings = Settings(**values)
     _check_consistency(settings)
     return settings
@@ -368,6 +388,8 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError(f"CORS_ORIGIN: {env} must list its front-end origins, not *")
     if "*" in settings.admin_panel_origins:
         raise ConfigError(f"ADMIN_PANEL_ORIGINS: {env} must list the panel's origins, not *")
+    if "*" in settings.website_origins:
+        raise ConfigError(f"WEBSITE_ORIGINS: {env} must list the website's origins, not *")
     if settings.bcrypt_rounds < 10:
         raise ConfigError(f"BCRYPT_ROUNDS: {env} needs at least 10")
     # An empty provider setting means "use the local sandbox": fine for developers, never for patients.

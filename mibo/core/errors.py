@@ -80,7 +80,8 @@ CONSTRAINT_FIELDS: dict[str, str] = {
     "payments_open_attempt_key": "appointmentId",  # one open order / payment link per appointment
     "availability_rules_no_overlap": "rules",
     "patient_profiles_registered_centre_fkey": "centreId",
-    "keep_an_active_admin": "isActive",  # the database's own guard of the last administrator
+    "keep_an_active_admin": "isActive",
+    "patient_profiles_age_check": "age",  # the database's own guard of the last administrator
 }
 
 # Exclusion constraints on appointments have their own error codes: a taken slot is the

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -102,6 +103,8 @@ patient_profiles = Table(
     _active(), _created(), _updated(),
     # 0011_centre_relationships
     _ref("registered_centre_id"),
+    # 0030_patient_website
+    Column("age", SmallInteger),
 )
 
 # 0011_centre_relationships: the centres a patient belongs to (kept by triggers).
@@ -179,6 +182,8 @@ payments = Table(
     # 0012_payment_waivers
     Column("waived_amount", Numeric(10, 2)),
     Column("waiver_reason", Text),
+    # 0030_patient_website
+    Column("registration_fee", Numeric(10, 2), nullable=False),
 )
 
 

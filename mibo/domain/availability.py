@@ -248,6 +248,20 @@ def free_slot_counts(
     return counts
 
 
+def wall_clock_slots(schedule: Schedule, day: dt.date, now: dt.datetime, centre_id: int) -> list[dict]:
+    """The slots of one local date at a centre (those of slots_for_day) as wall-clock times there
+    (HH:MM), each with whether it can be booked: what the patient website shows."""
+    zones = {rule.centre_id: rule.zone for rule in schedule.rules}
+    return [
+        {
+            "startTime": slot["localStart"],
+            "endTime": dt.datetime.fromisoformat(slot["endAt"]).astimezone(zones[slot["centreId"]]).strftime("%H:%M"),
+            "available": slot["status"] == AVAILABLE,
+        }
+        for slot in slots_for_day(schedule, day, now, centre_id)
+    ]
+
+
 def inside_rules(
     schedule: Schedule, centre_id: int, zone: ZoneInfo, start: dt.datetime, end: dt.datetime
 ) -> bool:

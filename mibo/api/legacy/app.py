@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mibo.api.keys import CORS_ORIGINS, ERROR_ENVELOPE, SURFACE
+from mibo.api.keys import CORS_ORIGINS, SURFACE
 from mibo.api.legacy import analytics, appointments, auth, booking, centres, clinicians, consultations, slots, staff
-from mibo.api.legacy.envelope import error_envelope
 from mibo.core.actor import ADMIN_PANEL
 from mibo.core.config import Settings
 
@@ -33,7 +32,6 @@ async def share_api_state(request: web.Request, handler):
 def create_legacy_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[share_api_state])
     app[SURFACE] = ADMIN_PANEL
-    app[ERROR_ENVELOPE] = error_envelope
     app[CORS_ORIGINS] = settings.admin_panel_origins
     for module in MODULES:
         module.setup_routes(app)

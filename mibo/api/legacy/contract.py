@@ -13,7 +13,6 @@ against this declaration and the permission table.
 from __future__ import annotations
 
 from mibo.api.apidoc import documented
-from mibo.api.legacy.envelope import ERROR_SCHEMA
 
 TAG = "Admin panel (legacy contract)"
 
@@ -24,7 +23,6 @@ def panel_route(summary: str, *, translates: tuple[str, str] | None, description
 
     def mark(handler):
         handler.translates = translates
-        return documented(summary, tags=(TAG,), error_envelope=("LegacyError", ERROR_SCHEMA),
-                          description=" ".join(filter(None, (said, description))), **doc)(handler)
+        return documented(summary, tags=(TAG,), description=" ".join(filter(None, (said, description))), **doc)(handler)
 
     return mark

@@ -1,6 +1,5 @@
-"""The panel's envelope: success is {success: true, data, message?}; an error is the one ApiError
-family's answer with its message also at the top level, where the panel's toasts read it:
-{success: false, message, error: {code, message, details}}.
+"""The panel's envelope for success: {success: true, data, message?}. Its errors are the API's own
+answer (mibo.api.http.error_envelope), whose top-level message the panel's toasts read.
 """
 
 from __future__ import annotations
@@ -10,29 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from mibo.api.http import dumps
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["success", "message", "error"],
-    "properties": {
-        "success": {"type": "boolean", "enum": [False]},
-        "message": {"type": "string", "description": "The same as error.message."},
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "example": "VALIDATION_ERROR"},
-                "message": {"type": "string"},
-                "details": {"description": "For VALIDATION_ERROR: {field: [messages]}"},
-            },
-        },
-    },
-}
-
-
-def error_envelope(body: dict[str, Any]) -> dict[str, Any]:
-    """The answer for an error whose {code, message, details} is `body`."""
-    return {"success": False, "message": body["message"], "error": body}
 
 
 def ok(data: Any = None, message: str | None = None, status: int = 200) -> web.Response:

@@ -133,10 +133,10 @@ async def issue_otp(request: web.Request, phone: str, purpose: str) -> dict:
             "expiresInMinutes": settings.otp_expiry_minutes}
 
 
-async def refreshed_tokens(request: web.Request, refresh_token: str) -> sessions.Tokens:
+async def refreshed_tokens(request: web.Request, refresh_token: str, audience: str = STAFF) -> sessions.Tokens:
     """The new access token and its successor refresh token (mibo.domain.sessions.refresh decides)."""
     async with db.transaction(request.app[DB]) as cur:
-        result = await sessions.refresh(cur, request.app[SETTINGS], refresh_token, STAFF)
+        result = await sessions.refresh(cur, request.app[SETTINGS], refresh_token, audience)
     if result.revoked:
         request.app[PRINCIPALS].forget_session(result.session_id)
     if result.error is not None:
