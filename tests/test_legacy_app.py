@@ -42,11 +42,13 @@ async def test_a_validation_error_names_the_field_in_both_places(client):
     assert code == "VALIDATION_ERROR" and set(details) == {"password", "pasword"}
 
 
-async def test_the_spec_api_keeps_its_own_envelope(client):
-    resp = await client.get("/api/auth/me")
-    assert resp.status == 401
-    body = await resp.json()
-    assert set(body) == {"success", "error"} and body["error"]["code"] == "UNAUTHORIZED"
+async def test_both_contracts_answer_errors_alike(client):
+    spec, panel = await client.get("/api/auth/me"), await client.get(f"{BASE}/auth/me")
+    assert spec.status == panel.status == 401
+    spec_body, panel_body = await spec.json(), await panel.json()
+    assert set(spec_body) == set(panel_body) == {"success", "message", "error"}
+    assert spec_body["error"]["code"] == panel_body["error"]["code"] == "UNAUTHORIZED"
+    assert spec_body["message"] == spec_body["error"]["message"]
 
 
 async def test_an_unknown_panel_path_is_a_404_in_the_panels_envelope_with_cors(client):
