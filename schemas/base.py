@@ -156,3 +156,11 @@ class PageQuerySchema(CamelSchema):
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class SnakeSchema(CamelSchema):
+    """The checks of CamelSchema with the names kept as written (snake_case on the wire): for the
+    patient website, which reads and sends snake_case in places. A field's data_key still renames it."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        bound(field_obj)

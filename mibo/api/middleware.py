@@ -15,9 +15,9 @@ from aiohttp import web
 from mibo.api.access import PUBLIC
 from mibo.api.http import dumps
 from mibo.api.keys import ACTOR, METRICS, REQUEST_ID, SETTINGS
-from mibo.api.principals import authenticate
+from mibo.api.principals import authenticate, authenticate_either
 from mibo.core import tokens
-from mibo.core.actor import STAFF_API
+from mibo.core.actor import PATIENT_WEB, STAFF_API
 from mibo.core.errors import ApiError, from_db_error
 from mibo.core.logs import log_event, request_id_var
 from mibo.domain import access
@@ -158,7 +158,10 @@ async def auth_middleware(request: web.Request, handler):
         return await handler(request)  # CORS preflight handlers belong to aiohttp-cors
     if permission is None:
         raise ApiError.internal("This route has no permission declared")
-    actor = await authenticate(request, tokens.STAFF, getattr(target, "accepts_service_token", False))
+    if access.for_patients(permission):
+        actor = await authenticate_either(request)
+    else:
+        actor = await authenticate(request, tokens.STAFF, getattr(target, "accepts_service_token", False))
     access.require(actor, permission)
-    request[ACTOR] = actor.within(STAFF_API, request[REQUEST_ID])
+    request[ACTOR] = actor.within(PATIENT_WEB if actor.is_patient else STAFF_API, request[REQUEST_ID])
     return await handler(request)

@@ -27,7 +27,7 @@ from mibo import __version__
 from mibo.api.access import PUBLIC, public
 from mibo.api.apidoc import documented
 from mibo.api.http import dumps
-from mibo.core.actor import ROLES
+from mibo.core.actor import PATIENT, ROLES
 from mibo.core.errors import ApiError
 from mibo.domain.access import PERMISSIONS
 from schemas.base import PageQuerySchema
@@ -165,8 +165,10 @@ def access(handler) -> str:
         return "Public: no authentication."
     if permission is None:
         return "No permission declared: the API refuses every call."
-    roles = ", ".join(role for role in ROLES if role in PERMISSIONS[permission])
+    roles = ", ".join(role for role in (*ROLES, PATIENT) if role in PERMISSIONS[permission])
     text = f"Roles: {roles} (permission `{permission}`)."
+    if PATIENT in PERMISSIONS[permission]:
+        text += " PATIENT is a patient signed in on the website (a token of the patient audience)."
     if getattr(handler, "accepts_service_token", False):
         text += " Also accepts the service token."
     return text

@@ -214,6 +214,20 @@ async def authenticate(request: web.Request, audience: str, accepts_service_toke
     return await cache.get_or_load(key, claims.user_id, load, claims.session_id)
 
 
+async def authenticate_either(request: web.Request) -> Actor:
+    """The caller's Actor from a token of either audience, for routes a patient may call: a staff
+    member's valid token is then refused by the route's permission (403), not taken for a bad token."""
+    try:
+        return await authenticate(request, tokens.PATIENT)
+    except ApiError as refused:
+        if refused.code != "INVALID_TOKEN":
+            raise
+        try:
+            return await authenticate(request, tokens.STAFF)
+        except ApiError:
+            raise refused from None
+
+
 def changes_principals(handler):
     """For handlers that change sessions, users, roles, centre assignments or clinician profiles:
     empty this process's cache when they finish, so the caller's next request sees the change

@@ -16,6 +16,8 @@ from mibo.api.resources import (
     clinicians,
     health,
     notifications,
+    patient_dashboard,
+    patient_notifications,
     patients,
     payments,
     users,
@@ -38,5 +40,7 @@ def setup_routes(app: web.Application) -> None:
     blocks.setup_routes(app)
     notifications.setup_routes(app)
     video.setup_routes(app)
+    patient_dashboard.setup_routes(app)
+    patient_notifications.setup_routes(app)
     # Keep LAST: the OpenAPI document lists the routes registered above (add new modules before this line).
     openapi.setup_routes(app)

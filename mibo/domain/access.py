@@ -14,6 +14,7 @@ from mibo.core.actor import (
     CLINICIAN,
     FRONT_DESK,
     MANAGER,
+    PATIENT,
     ROLES,
     Actor,
 )
@@ -86,6 +87,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "video.view": list(ROLES),
         "blocks.manage": [ADMIN, MANAGER, CENTRE_MANAGER, CARE_COORDINATOR],
         "audit.view": [ADMIN],
+        # --- the patient website ---
+        # A signed-in patient's own dashboard, appointments, payments, profile and notifications.
+        "patient.self": [PATIENT],
     }.items()
 }
 
@@ -94,14 +98,32 @@ def allowed(roles: frozenset[str], permission: str) -> bool:
     return not PERMISSIONS[permission].isdisjoint(roles)
 
 
+def roles_of(actor: Actor) -> frozenset[str]:
+    """The roles the table is read with: a patient signed in on the website holds PATIENT."""
+    return (actor.roles | {PATIENT}) if actor.is_patient else actor.roles
+
+
 def can(actor: Actor, permission: str) -> bool:
     """Our own processes and the service token act for the system; people by their roles."""
-    return actor.is_service or actor.is_system or allowed(actor.roles, permission)
+    return actor.is_service or actor.is_system or allowed(roles_of(actor), permission)
+
+
+def for_patients(permission: str) -> bool:
+    """Whether a patient's token (the website's audience) may hold the permission."""
+    return PATIENT in PERMISSIONS[permission]
 
 
 def require(actor: Actor, permission: str) -> None:
     if not can(actor, permission):
         raise ApiError.forbidden()
+
+
+def patient_self(actor: Actor) -> int:
+    """The id of the patient signed in on the website who acts; 403 for anyone else (staff, our own
+    processes): a patient's own records are reached only through their own session."""
+    if not actor.is_patient:
+        raise ApiError.forbidden()
+    return actor.patient_id
 
 
 def check_centre(actor: Actor, centre_id: int | None) -> None:

@@ -72,6 +72,9 @@ LIMIT %(limit)s OFFSET %(offset)s
 
 BLOCK_BY_ID = f"SELECT {BLOCK_COLUMNS} FROM clinician_blocks WHERE id = %s AND clinician_id = %s"
 
+# Read by the cancellation's messages: the patient is told their clinician became unavailable.
+MARK_CANCELLED_BY_BLOCK = "UPDATE appointments SET cancelled_by_block_id = %s WHERE id = ANY(%s)"
+
 REMOVE_BLOCK = f"""
 UPDATE clinician_blocks SET removed_at = now(), removed_by_user_id = %s
 WHERE id = %s AND removed_at IS NULL
@@ -159,6 +162,8 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
     for appointment in live:
         await appointments.transition(cur, actor, appointment, CANCELLED, f"Clinician unavailable: {reason}", now)
     cancelled = [row["id"] for row in live]
+    if cancelled:
+        await db.execute(cur, MARK_CANCELLED_BY_BLOCK, (block["id"], cancelled))
     await audit.record(cur, actor, "clinician_block.create", "clinician_block", block["id"], centre_id, {
         "clinicianId": clinician_id, "startsAt": start.isoformat(), "endsAt": end.isoformat(),
         "cancelledAppointmentIds": cancelled,
