@@ -131,3 +131,12 @@ class Factory:
             (user_id,),
         )
         return tokens.access_token(self.settings, user_id, row[0])
+
+    async def patient_token_for(self, patient: dict) -> str:
+        """A website (PATIENT-audience) access token for a patient of `patient()`, through a real session."""
+        row = await self.fetchone(
+            "INSERT INTO auth_sessions (user_id, audience, refresh_token_hash, expires_at)"
+            " VALUES (%s, 'PATIENT', 'factory', now() + interval '1 day') RETURNING id",
+            (patient["user_id"],),
+        )
+        return tokens.access_token(self.settings, patient["user_id"], row[0], tokens.PATIENT)

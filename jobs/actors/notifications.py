@@ -3,8 +3,10 @@
 Two steps. `notify_appointment` writes the rows for a (appointment, kind) with
 INSERT ... ON CONFLICT DO NOTHING on idempotency_key, so running it twice adds nothing, and
 queues `send_notification` for each row still PENDING, through the outbox, in the same
-transaction. `send_notification` re-checks the appointment as it is NOW (a message that no
-longer applies is marked SUPERSEDED, not sent), commits its attempt, calls Gallabox once and
+transaction; the patient's notification on the website (mibo.domain.patient_notifications) is
+stored in that transaction too, keyed by the same event, unless the message no longer applies.
+`send_notification` re-checks the appointment as it is NOW (a message that no longer applies is
+marked SUPERSEDED, not sent), commits its attempt, calls Gallabox once and
 commits the outcome (see mibo.domain.notifications for why no transaction spans the call). A row
 already SENT is left alone, and a row another worker is sending (its lease runs) is skipped.
 
@@ -23,7 +25,7 @@ from jobs.broker import actor
 from jobs.options import HOUR, MINUTE, SECOND, options
 from mibo.core import db, outbox
 from mibo.core.logs import log_event, mask_phone
-from mibo.domain import messages, notifications
+from mibo.domain import messages, notifications, patient_notifications
 from mibo.domain.appointments import PEOPLE_JOINS
 from mibo.domain.otp_delivery import KIND as OTP_KIND
 from mibo.providers.errors import ProviderError
@@ -32,7 +34,10 @@ from mibo.providers.gallabox import GallaboxClient
 log = logging.getLogger(__name__)
 
 APPOINTMENT_FOR_MESSAGES = f"""
-SELECT a.id, a.status, a.appointment_type, a.scheduled_start_at, a.meet_link, a.cancellation_reason,
+SELECT a.id, a.patient_id, a.status, a.appointment_type, a.scheduled_start_at, a.meet_link, a.cancellation_reason,
+       a.cancelled_by_block_id,
+       EXISTS (SELECT 1 FROM payments p WHERE p.appointment_id = a.id AND p.refund_requested_at IS NOT NULL)
+           AS refund_due,
        c.name AS centre_name, c.timezone,
        pu.id AS patient_user_id, pu.full_name AS patient_name, pu.phone AS patient_phone,
        cu.id AS clinician_user_id, cu.full_name AS clinician_name, cu.phone AS clinician_phone
@@ -61,6 +66,9 @@ async def queue_messages(appointment_id: int, kind: str, start_iso: str | None =
         rows = messages.build_messages(appt, kind, starts_at)
         for row in rows:
             await notifications.add(cur, **row)
+        if not messages.is_superseded(kind, {"startsAt": starts_at.isoformat()}, appt["status"],
+                                      appt["scheduled_start_at"]):
+            await patient_notifications.add(cur, **patient_notifications.about_appointment(appt, kind, starts_at))
         pending = await db.fetch_all(cur, NOTIFICATIONS_TO_SEND, ([row["idempotency_key"] for row in rows],))
         for row in pending:
             await outbox.enqueue_step(cur, outbox.SEND_NOTIFICATION, row["id"])

@@ -28,10 +28,10 @@ from mibo.core import db, outbox
 from mibo.core.actor import WORKER, Actor
 from mibo.core.config import Settings
 from mibo.core.logs import log_event
-from mibo.domain import notifications
+from mibo.domain import notifications, patient_notifications
 from mibo.domain import payments as rules
 from mibo.domain.appointments import PEOPLE_JOINS
-from mibo.domain.messages import local_when
+from mibo.domain.messages import local_when, rupees
 from mibo.providers.errors import ProviderError
 from mibo.providers.razorpay_client import RazorpayClient
 
@@ -61,7 +61,7 @@ PAYMENT_ID_BY_ORDER_ID = "SELECT id FROM payments WHERE order_id = %s"
 PAYMENT_ID_BY_LINK_ID = "SELECT id FROM payments WHERE payment_link_id = %s"
 
 LINK_PAYMENT_WITH_CONTEXT = f"""
-SELECT p.id, p.status, p.amount, p.currency, p.payment_link_id,
+SELECT p.id, p.patient_id, p.status, p.amount, p.currency, p.payment_link_id,
        a.id AS appointment_id, a.status AS appointment_status, a.scheduled_start_at,
        c.name AS centre_name, c.timezone,
        pu.id AS patient_user_id, pu.full_name AS patient_name, pu.phone AS patient_phone,
@@ -165,7 +165,7 @@ def link_message(row: dict, short_url: str, expires_at: datetime) -> dict:
         "clinicianName": row["clinician_name"],
         "centre": row["centre_name"],
         "when": local_when(row["scheduled_start_at"], tz),
-        "amount": f"₹{row['amount']:,.2f}",
+        "amount": rupees(row["amount"]),
         "link": short_url,
         "expiresAt": local_when(expires_at, tz),
     }
@@ -213,7 +213,8 @@ async def make_payment_link(pool, settings: Settings, payment_id: int) -> str:
 
 
 async def store_payment_link(pool, row: dict, link: dict, expires_at: datetime) -> str:
-    """Store the link on its payments row and queue its WhatsApp message, in one transaction."""
+    """Store the link on its payments row and queue its WhatsApp message (and store the patient's
+    notification of it), in one transaction."""
     payment_id = row["id"]
     async with db.transaction(pool) as cur:
         if not await db.execute(cur, STORE_PAYMENT_LINK, (link["id"], link.get("short_url"), expires_at,
@@ -221,6 +222,8 @@ async def store_payment_link(pool, row: dict, link: dict, expires_at: datetime) 
             # Another run stored this same link first (and queued the message with it), or the
             # payment was closed meanwhile (paid another way, appointment cancelled).
             return "DONE" if await db.fetch_value(cur, PAYMENT_LINK_ID, (payment_id,)) == link["id"] else CLOSED
+        await patient_notifications.add(cur, **patient_notifications.about_payment_link(
+            row, link.get("short_url") or "", expires_at))
         if not row["patient_phone"]:
             log_event(log, logging.WARNING, "payment link without a phone to send it to",
                       paymentId=payment_id)

@@ -18,6 +18,8 @@ from mibo.api.resources import (
     notifications,
     patient_auth,
     patient_booking,
+    patient_dashboard,
+    patient_notifications,
     patients,
     payments,
     public_catalogue,
@@ -44,5 +46,7 @@ def setup_routes(app: web.Application) -> None:
     blocks.setup_routes(app)
     notifications.setup_routes(app)
     video.setup_routes(app)
+    patient_dashboard.setup_routes(app)
+    patient_notifications.setup_routes(app)
     # Keep LAST: the OpenAPI document lists the routes registered above (add new modules before this line).
     openapi.setup_routes(app)

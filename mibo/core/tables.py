@@ -153,6 +153,7 @@ appointments = Table(
     Column("cancellation_reason", Text),
     Column("session_started_at", TZ), Column("session_ended_at", TZ),
     _active(), _created(), _updated(),
+    _ref("cancelled_by_block_id"),
 )
 
 

@@ -106,6 +106,14 @@ def require(actor: Actor, permission: str) -> None:
         raise ApiError.forbidden()
 
 
+def patient_self(actor: Actor) -> int:
+    """The id of the patient signed in on the website who acts; 403 for anyone else (staff, our own
+    processes): a patient's own records are reached only through their own session."""
+    if not actor.is_patient:
+        raise ApiError.forbidden()
+    return actor.patient_id
+
+
 def check_centre(actor: Actor, centre_id: int | None) -> None:
     """Raise 403 unless the actor may act on this centre's data."""
     if not actor.can_access_centre(centre_id):

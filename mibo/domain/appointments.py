@@ -185,11 +185,14 @@ def check_can_view(actor: Actor, row: dict[str, Any]) -> None:
 
 
 def patient_appointment_scope(actor: Actor) -> dict:
-    """Which of a patient's appointments the actor sees: centre ids and/or a clinician, None = all."""
+    """Which of a patient's appointments the actor sees: centre ids and/or a clinician, None = all;
+    replaced: whether originals replaced by a reschedule are shown (the patient follows the new one)."""
+    if actor.is_patient:
+        return {"centre_ids": None, "clinician_id": None, "replaced": False}
     if access.can(actor, "appointments.view_centre"):
-        return {"centre_ids": actor.centre_filter(), "clinician_id": None}
+        return {"centre_ids": actor.centre_filter(), "clinician_id": None, "replaced": True}
     # Only a clinician's own appointments; -1 matches nothing when they have no profile.
-    return {"centre_ids": None, "clinician_id": actor.clinician_id or -1}
+    return {"centre_ids": None, "clinician_id": actor.clinician_id or -1, "replaced": True}
 
 
 async def appointment(cur, appointment_id: int) -> dict[str, Any]:

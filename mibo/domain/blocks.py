@@ -105,6 +105,8 @@ WHERE (b.removed_at IS NULL) = %(active)s
 ORDER BY b.created_at DESC, b.id DESC
 LIMIT %(limit)s
 """
+# Read by the cancellation's messages: the patient is told their clinician became unavailable.
+MARK_CANCELLED_BY_BLOCK = "UPDATE appointments SET cancelled_by_block_id = %s WHERE id = ANY(%s)"
 
 REMOVE_BLOCK = f"""
 UPDATE clinician_blocks SET removed_at = now(), removed_by_user_id = %s
@@ -225,9 +227,12 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
     block = await db.fetch_one(cur, INSERT_BLOCK, (clinician_id, centre_id, start, end, reason, actor.user_id))
     for appointment in live:
         await appointments.transition(cur, actor, appointment, CANCELLED, f"Clinician unavailable: {reason}", now)
+    cancelled = [row["id"] for row in live]
+    if cancelled:
+        await db.execute(cur, MARK_CANCELLED_BY_BLOCK, (block["id"], cancelled))
     await audit.record(cur, actor, "clinician_block.create", "clinician_block", block["id"], centre_id, {
         "clinicianId": clinician_id, "startsAt": start.isoformat(), "endsAt": end.isoformat(),
-        "cancelledAppointmentIds": [row["id"] for row in live],
+        "cancelledAppointmentIds": cancelled,
     })
     return {**block, "timezone": zone_name}, live
 

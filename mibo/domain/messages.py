@@ -59,6 +59,11 @@ def local_when(moment: datetime, tz: str) -> str:
     return f"{local_date(moment, tz)}, {local_time(moment, tz)}"
 
 
+def rupees(amount) -> str:
+    """'₹1,000.00'."""
+    return f"₹{amount:,.2f}"
+
+
 def _local(moment: datetime, tz: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("an instant without a time zone cannot be shown to a patient")

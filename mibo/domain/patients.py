@@ -32,6 +32,7 @@ audit row in the same transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import exists, false, func, or_, select
@@ -86,17 +87,20 @@ VALUES (%(user_id)s, %(date_of_birth)s, %(gender)s, %(blood_group)s, %(emergency
 RETURNING id
 """
 
-# Appointment scope: centre_ids NULL = every centre; clinician_id NULL = every clinician.
+# Appointment scope (appointments.patient_appointment_scope): centre_ids NULL = every centre;
+# clinician_id NULL = every clinician; replaced false leaves out originals replaced by a reschedule.
 SCOPED_APPOINTMENT = """
 a.patient_id = %(patient_id)s
 AND (%(centre_ids)s::bigint[] IS NULL OR a.centre_id = ANY(%(centre_ids)s::bigint[]))
 AND (%(clinician_id)s::bigint IS NULL OR a.clinician_id = %(clinician_id)s::bigint)
+AND (%(replaced)s OR a.status <> 'RESCHEDULED')
 """
 
 APPOINTMENTS_OF_PATIENT = f"""
 SELECT a.id, a.patient_id, a.clinician_id, cu.full_name AS clinician_name, a.centre_id, c.name AS centre_name,
-       a.appointment_type, a.scheduled_start_at, a.scheduled_end_at, a.duration_minutes, a.status, a.source,
-       a.parent_appointment_id, a.meet_link, a.created_at, count(*) OVER () AS total
+       c.timezone, a.appointment_type, a.scheduled_start_at, a.scheduled_end_at, a.duration_minutes, a.status,
+       a.source, a.parent_appointment_id, a.meet_link, cp.consultation_fee, a.created_at,
+       count(*) OVER () AS total
 FROM appointments a
 JOIN clinician_profiles cp ON cp.id = a.clinician_id
 JOIN users cu ON cu.id = cp.user_id
@@ -355,7 +359,11 @@ async def register(cur, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
 async def update(cur, actor: Actor, patient_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     access.require(actor, "patients.update")
     await check_visible(cur, actor, patient_id)
-    values = profile_values(changes)
+    return await write(cur, actor, patient_id, profile_values(changes), sorted(changes))
+
+
+async def write(cur, actor: Actor, patient_id: int, values: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """Store checked changes (columns of USER_COLUMNS and PROFILE_COLUMNS) and audit them by `fields`."""
     current = await db.fetch_one(cur, PATIENT_FOR_UPDATE, (patient_id,))
     if user := db.set_clause(USER_COLUMNS, values):
         await db.execute(cur, f"UPDATE users SET {user} WHERE id = %(id)s", {**values, "id": current["user_id"]})
@@ -363,8 +371,71 @@ async def update(cur, actor: Actor, patient_id: int, changes: dict[str, Any]) ->
         await db.execute(cur, f"UPDATE patient_profiles SET {profile} WHERE id = %(id)s",
                          {**values, "id": patient_id})
     patient = await patient_row(cur, patient_id)
-    await audit.record(cur, actor, "patient.update", "patient", patient_id, None, {"fields": sorted(changes)})
+    await audit.record(cur, actor, "patient.update", "patient", patient_id, None, {"fields": fields})
     return patient
+
+
+# --- the patient's own record (the website) --------------------------------------------------
+
+# What a patient may change about themselves; their phone is their sign-in and stays with the desk.
+OWN_FIELDS = frozenset({"first_name", "last_name", "email", "date_of_birth", "age", "gender"})
+
+
+def name_parts(full_name: str) -> tuple[str, str]:
+    """(first name, the rest): the website shows a first and a last name, we keep one full name."""
+    first, _, rest = full_name.strip().partition(" ")
+    return first, rest.strip()
+
+
+def age_on(born: dt.date, day: dt.date) -> int:
+    """Whole years from `born` to `day`."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def check_age(age: int, born: dt.date | None, today: dt.date) -> None:
+    """An age sent with the date of birth must be the age it gives, on the chain's today or a day
+    either side (the browser reckons the date in its own zone); it is never stored on its own."""
+    if born is None:
+        raise ApiError.validation({"age": ["Send dateOfBirth: the age is reckoned from it."]})
+    if age not in {age_on(born, today + dt.timedelta(days=shift)) for shift in (-1, 0, 1)}:
+        raise ApiError.validation({"age": [f"Does not match dateOfBirth (which gives {age_on(born, today)})."]})
+
+
+def own_view(patient: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """The patient's record as the website shows it: the login (`user`) and the profile."""
+    first, last = name_parts(patient["full_name"])
+    born = patient["date_of_birth"]
+    contact = patient["emergency_contact"]
+    return {
+        "user": {"id": patient["user_id"], "phone": patient["phone"], "full_name": patient["full_name"],
+                 "first_name": first, "last_name": last, "email": patient["email"],
+                 "created_at": patient["created_at"]},
+        "profile": {"id": patient["id"], "date_of_birth": born, "age": age_on(born, today) if born else None,
+                    "gender": patient["gender"], "blood_group": patient["blood_group"],
+                    "emergency_contact_name": contact["name"], "emergency_contact_phone": contact["phone"]},
+    }
+
+
+async def own_record(cur, actor: Actor, today: dt.date) -> dict[str, Any]:
+    """The signed-in patient's own record (see own_view)."""
+    return own_view(await patient_row(cur, access.patient_self(actor)), today)
+
+
+async def update_own(cur, actor: Actor, changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """The signed-in patient changes their own record: OWN_FIELDS only (any other is a 400, nothing
+    written). A first or last name alone keeps the other part of the stored name."""
+    patient_id = access.patient_self(actor)
+    if refused := sorted(set(changes) - OWN_FIELDS):
+        raise ApiError.validation({name: ["A patient cannot change this."] for name in refused})
+    current = await patient_row(cur, patient_id)
+    values = {name: changes[name] for name in ("email", "date_of_birth", "gender") if name in changes}
+    if "first_name" in changes or "last_name" in changes:
+        first, last = name_parts(current["full_name"])
+        values["full_name"] = " ".join(part for part in (changes.get("first_name", first),
+                                                         changes.get("last_name", last)) if part)
+    if "age" in changes:
+        check_age(changes["age"], values.get("date_of_birth", current["date_of_birth"]), today)
+    return own_view(await write(cur, actor, patient_id, values, sorted(changes)), today)
 
 
 async def add_note(cur, actor: Actor, patient_id: int, note: str, appointment_id: int | None) -> dict[str, Any]:

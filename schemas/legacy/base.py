@@ -1,6 +1,5 @@
-"""PanelSchema: the rules of CamelSchema (unknown fields refused, strict integers, storable text)
-with the wire names written out: a field is sent as its attribute name (snake_case, as most of the
-panel's bodies are) unless it names its camelCase data_key.
+"""PanelSchema: the rules of SnakeSchema (those of CamelSchema, with a field sent as its attribute
+name — snake_case, as most of the panel's bodies are — unless it names its camelCase data_key).
 
 The panel sends an empty string for a field left blank: a blank optional field counts as not sent
 (or as null where null is allowed), never as a value to validate."""
@@ -9,18 +8,14 @@ from __future__ import annotations
 
 from marshmallow import fields, pre_load, validate
 
-from schemas.base import CamelSchema, bound
+from schemas.base import SnakeSchema
 
 # The panel lists everything at once: lists it reads answer at most this many rows (newest first
 # where the rule orders them so), so that a row created a moment ago is always on the next load.
 LIST_CAP = 500
 
 
-class PanelSchema(CamelSchema):
-    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
-        field_obj.data_key = field_obj.data_key or field_name
-        bound(field_obj)
-
+class PanelSchema(SnakeSchema):
     @pre_load
     def blanks_are_absent(self, data, **kwargs):
         if not isinstance(data, dict):
