@@ -84,11 +84,17 @@ async def pool(settings, migrated):
     pool = await db.create_pool(settings, minsize=1)
     yield pool
     async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(
-            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
-                sql.SQL(", ").join(map(sql.Identifier, migrated))
-            ).as_string(conn.raw)
-        )
+        truncate = sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+            sql.SQL(", ").join(map(sql.Identifier, migrated))).as_string(conn.raw)
+        for attempt in range(3):
+            try:
+                await cur.execute(truncate)
+                break
+            except psycopg2.errors.DeadlockDetected:
+                # A process of the test (a worker, a relay) may still be writing as it shuts down;
+                # PostgreSQL then aborts one side, and the emptying is simply tried again.
+                if attempt == 2:
+                    raise
     pool.close()
     await pool.wait_closed()
 
