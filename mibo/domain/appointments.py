@@ -412,7 +412,8 @@ async def transition(cur, actor: Actor, appointment: dict[str, Any], target: str
     await db.execute(cur, INSERT_STATUS_HISTORY,
                      (appointment_id, appointment["status"], target, actor.user_id, reason))
     if target == CANCELLED:
-        await refunds.request_for_appointment(cur, appointment_id)
+        appointment["refund_ids"] = await refunds.request_for_appointment(
+            cur, actor, appointment_id, f"Appointment cancelled: {reason or 'no reason given'}")
         await payment_links.close_open_links(cur, appointment_id)
         await outbox.enqueue(cur, outbox.APPOINTMENT_CANCELLED, appointment_id,
                              dedupe_key=f"{outbox.APPOINTMENT_CANCELLED}:{appointment_id}")
@@ -443,7 +444,8 @@ async def release_unpaid_holds(cur, actor: Actor, now: dt.datetime, hold_minutes
 
 async def cancel_by_patient(cur, actor: Actor, appointment_id: int, reason: str, now: dt.datetime,
                             cutoff_hours: int) -> dict[str, Any]:
-    """A patient cancels their own appointment, up to `cutoff_hours` before it; returns the locked row."""
+    """A patient cancels their own appointment, up to `cutoff_hours` before it; returns the locked row,
+    with `refund`: what is paid back (all of it, before the cut-off) and when, for the answer."""
     row = await db.fetch_one(cur, APPOINTMENT_STATE_LOCKED, (appointment_id,))
     if row is None or row["patient_id"] != actor.patient_id:
         raise ApiError.not_found("appointment")
@@ -460,6 +462,7 @@ async def cancel_by_patient(cur, actor: Actor, appointment_id: int, reason: str,
             " please call the centre", {"cutoffHours": cutoff_hours, "cutoffAt": cutoff.isoformat()},
             "CANCELLATION_CUTOFF_PASSED")
     await transition(cur, actor, row, CANCELLED, reason, now)
+    row["refund"] = await refunds.cancellation_refund(cur, row["refund_ids"])
     return row
 
 
