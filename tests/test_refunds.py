@@ -232,6 +232,13 @@ async def test_the_same_refund_run_twice_makes_one_refund_at_razorpay(api, facto
                                                                      f"mibo-refund-{refund_id}")
     assert await rows(factory, REFUND_STATE) == [("PROCESSING", FEE * 100, True, 1, None)]
     assert await value(factory, "SELECT razorpay_refund_id FROM refunds") == made["id"]
+    # Razorpay took it on: the patient is told once, with the amount, the appointment and the timeline.
+    [(template, phone, values)] = await rows(factory, "SELECT template_name, recipient_phone, payload->'bodyValues'"
+                                                      " FROM notification_logs WHERE kind = 'REFUND'")
+    assert (template, phone) == ("refund_initiated", appointment["patient"]["phone"])
+    assert (values["amount"], values["timeline"], values["clinicianName"]) == (
+        "₹1,500.00", "5-7 working days", "Dr Asha Rao")
+    assert values["when"].endswith("10:00 am")
 
 
 async def test_a_timeout_after_razorpay_made_the_refund_still_makes_one(api, factory, sandbox, worker,
