@@ -98,6 +98,8 @@ async def test_staff_cancel_of_a_paid_appointment_asks_for_a_full_refund_with_it
     desk, _, appointment, payment = await paid_appointment(api, factory, sandbox, worker)
     status, body = await cancel(api, desk, appointment["id"])
     assert status == 200, body
+    assert (body["data"]["status"], body["data"]["refund"]) == ("CANCELLED", {
+        "policy": "FULL", "amount": FEE, "status": "REQUESTED", "expectedTimeline": "5-7 working days"})
     assert await rows(factory, "SELECT payment_id, amount_paise, status, reason, requested_by_user_id,"
                                " requested_by_surface FROM refunds") == [
         (payment["paymentRowId"], FEE * 100, "REQUESTED", "Appointment cancelled: Clinician unwell", desk.id,
@@ -145,7 +147,9 @@ async def test_a_desk_payment_is_only_marked_for_refund_at_the_desk(api, factory
                           headers=desk.headers)
     assert resp.status == 201
     payment_row_id = (await resp.json())["data"]["id"]
-    assert (await cancel(api, desk, appointment["id"]))[0] == 200
+    status, body = await cancel(api, desk, appointment["id"])
+    assert (status, body["data"]["refund"]) == (200, {
+        "policy": "NONE", "amount": 0, "status": None, "expectedTimeline": None})
     assert await value(factory, "SELECT count(*) FROM refunds") == 0
     assert await value(factory, "SELECT refund_requested_at IS NOT NULL FROM payments") is True
     status, body = await refund(api, manager, payment_row_id, reason="Goodwill")

@@ -397,9 +397,9 @@ async def transition(cur, actor: Actor, appointment: dict[str, Any], target: str
     """Move a locked appointment (a row of locked_appointment) to `target`.
 
     Writes the row, its history and audit rows, and what follows from the new status: a
-    cancellation asks for the refund of what was paid, closes open payment links and queues its
-    message; a confirmation queues its messages. An illegal move is refused (422) and logged,
-    whoever asked for it.
+    cancellation asks for the refund of what was paid (appointment["refund"] says what, for the
+    answer), closes open payment links and queues its message; a confirmation queues its messages.
+    An illegal move is refused (422) and logged, whoever asked for it.
     """
     try:
         check_transition(appointment["status"], target, appointment["scheduled_start_at"], now)
@@ -412,8 +412,9 @@ async def transition(cur, actor: Actor, appointment: dict[str, Any], target: str
     await db.execute(cur, INSERT_STATUS_HISTORY,
                      (appointment_id, appointment["status"], target, actor.user_id, reason))
     if target == CANCELLED:
-        appointment["refund_ids"] = await refunds.request_for_appointment(
-            cur, actor, appointment_id, f"Appointment cancelled: {reason or 'no reason given'}")
+        asked = await refunds.request_for_appointment(cur, actor, appointment_id,
+                                                      f"Appointment cancelled: {reason or 'no reason given'}")
+        appointment["refund"] = await refunds.cancellation_refund(cur, asked)
         await payment_links.close_open_links(cur, appointment_id)
         await outbox.enqueue(cur, outbox.APPOINTMENT_CANCELLED, appointment_id,
                              dedupe_key=f"{outbox.APPOINTMENT_CANCELLED}:{appointment_id}")
@@ -462,7 +463,6 @@ async def cancel_by_patient(cur, actor: Actor, appointment_id: int, reason: str,
             " please call the centre", {"cutoffHours": cutoff_hours, "cutoffAt": cutoff.isoformat()},
             "CANCELLATION_CUTOFF_PASSED")
     await transition(cur, actor, row, CANCELLED, reason, now)
-    row["refund"] = await refunds.cancellation_refund(cur, row["refund_ids"])
     return row
 
 
