@@ -33,6 +33,7 @@ from tests.payments_support import (
     paid,
     pay,
     payments_api,
+    post_signed,
     rows,
     value,
 )
@@ -308,7 +309,7 @@ async def test_a_server_error_is_kept_and_retried(api, factory, sandbox, worker,
 
 
 async def test_refund_webhooks_move_forward_only_replays_and_reordering_change_nothing(api, factory, sandbox,
-                                                                                       worker):
+                                                                                       worker, pay_settings):
     desk, _, appointment, payment = await paid_appointment(api, factory, sandbox, worker)
     assert (await cancel(api, desk, appointment["id"]))[0] == 200
     assert await worker.run() == ["PROCESSING"]
@@ -327,6 +328,37 @@ async def test_refund_webhooks_move_forward_only_replays_and_reordering_change_n
         ("refund.processed", "PROCESSED", payment["paymentRowId"], True),
         ("refund.created", "UNCHANGED", payment["paymentRowId"], True)]
     assert await value(factory, "SELECT count(*) FROM notification_logs WHERE kind = 'REFUND'") == 1
+    # A failure reported after it was processed does not undo it.
+    made = next(iter(sandbox.state.refunds.values()))
+    status, _ = await post_signed(api, pay_settings, {"entity": "event", "event": "refund.failed", "payload": {
+        "refund": {"entity": {**made, "status": "failed"}}}}, "evt_late_failure")
+    assert status == 200
+    assert await worker.run() == ["UNCHANGED"]
+    assert await value(factory, "SELECT status FROM refunds") == "PROCESSED"
+
+
+async def test_an_event_about_another_razorpay_refund_with_our_receipt_changes_nothing(api, factory, sandbox,
+                                                                                       worker, pay_settings):
+    resp = await sandbox.http.put(sandbox.server.make_url("/_sandbox/razorpay/refunds"), json={"outcome": "pending"})
+    assert resp.status == 200
+    desk, _, appointment, payment = await paid_appointment(api, factory, sandbox, worker)
+    assert (await cancel(api, desk, appointment["id"]))[0] == 200
+    assert await worker.run() == ["PROCESSING"]
+    refund_id = await value(factory, "SELECT id FROM refunds")
+    other = {"id": "rfnd_NotTheOneWeMade", "entity": "refund", "amount": FEE * 100, "payment_id": payment["id"],
+             "receipt": f"mibo-refund-{refund_id}", "status": "processed", "notes": []}
+    status, _ = await post_signed(api, pay_settings, {"entity": "event", "event": "refund.processed",
+                                                      "payload": {"refund": {"entity": other}}}, "evt_other")
+    assert status == 200
+    assert await worker.run() == ["UNCHANGED"]
+    assert await rows(factory, "SELECT status, razorpay_refund_id FROM refunds") == [
+        ("PROCESSING", next(iter(sandbox.state.refunds)))]
+    # Nor does one about a refund that is not ours at all.
+    stranger = {**other, "id": "rfnd_Stranger", "receipt": "someone-else"}
+    status, _ = await post_signed(api, pay_settings, {"entity": "event", "event": "refund.processed",
+                                                      "payload": {"refund": {"entity": stranger}}}, "evt_stranger")
+    assert status == 200
+    assert await worker.run() == ["UNMATCHED"]
 
 
 async def test_a_webhook_for_a_refund_whose_create_answer_was_lost_is_matched_by_receipt(api, factory, sandbox,
@@ -525,3 +557,11 @@ async def test_the_sandbox_refunds_as_razorpay_does(api, factory, sandbox, worke
     assert (not_captured.value.status, "not been captured" in not_captured.value.message) == (400, True)
     await wait_for(lambda: refund_webhooks(sandbox, "refund.processed"), timeout=5, what="the processed webhook")
     assert sandbox.state.refunds[made["id"]]["status"] == "processed"
+    for control in ({"outcome": "later"}, {"outcome": "failed", "delay": -1}, {"webhookUrl": 5}):
+        resp = await sandbox.http.put(sandbox.server.make_url("/_sandbox/razorpay/refunds"), json=control)
+        assert resp.status == 400, control
+    status, body = await sandbox.post("/_sandbox/razorpay/settle-refund", {"refundId": made["id"],
+                                                                          "outcome": "failed"})
+    assert (status, body["error"]) == (409, "refund is processed")
+    status, _ = await sandbox.post("/_sandbox/faults", {"provider": "razorpay", "status": 500, "method": "BREW"})
+    assert status == 400
