@@ -3,8 +3,8 @@
 Worker (JobMetrics, a Dramatiq middleware): messages processed / failed / retried /
 dead-lettered per actor and a duration histogram. Scheduler: the last successful run of each
 periodic job, what each sweep found stuck and queued again, and (read at scrape time) queue depth
-per Dramatiq queue and the outbox backlog (steps not done) with the age of its oldest step. Each
-process serves its own registry over HTTP.
+per Dramatiq queue, the outbox backlog (steps not done) with the age of its oldest step, and the
+refunds not settled longer than REFUND_WAITING_ALERT. Each process serves its own registry over HTTP.
 
 `dramatiq --processes N` forks N workers that cannot share a port, so each takes the first
 free port from WORKER_METRICS_PORT upwards (port 0 disables serving).
@@ -117,13 +117,20 @@ SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)
 FROM outbox WHERE done_at IS NULL
 """
 
+# Refunds asked for and not settled (neither PROCESSED nor FAILED) for longer than the alert age.
+REFUNDS_WAITING = """
+SELECT count(*) FROM refunds
+WHERE status IN ('REQUESTED', 'PROCESSING') AND created_at < now() - make_interval(secs => %s)
+"""
+
 
 class BacklogCollector:
     """Queue depth and outbox backlog, measured when Prometheus scrapes (never stale)."""
 
     def __init__(self, database_url: str, redis_url: str, queues: tuple[str, ...],
-                 namespace: str = "dramatiq"):
+                 namespace: str = "dramatiq", refund_waiting_alert: int = 2 * 86400):
         self.database_url = database_url
+        self.refund_waiting_alert = refund_waiting_alert
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.queues = queues
         self.namespace = namespace
@@ -145,6 +152,8 @@ class BacklogCollector:
             with psycopg2.connect(self.database_url, connect_timeout=2) as conn, conn.cursor() as cur:
                 cur.execute(OUTBOX_BACKLOG)
                 count, age = cur.fetchone()
+                cur.execute(REFUNDS_WAITING, (self.refund_waiting_alert,))
+                (refunds_waiting,) = cur.fetchone()
             conn.close()
         except psycopg2.Error as exc:
             log.warning("outbox backlog unavailable: %s", type(exc).__name__)
@@ -153,6 +162,9 @@ class BacklogCollector:
             "mibo_outbox_backlog", "Outbox steps not done yet", value=count)
         yield GaugeMetricFamily(
             "mibo_outbox_oldest_age_seconds", "Age of the oldest outbox step not done yet", value=float(age))
+        yield GaugeMetricFamily(
+            "mibo_refunds_waiting_too_long", "Refunds not settled longer than REFUND_WAITING_ALERT after they "
+            "were asked for", value=refunds_waiting)
 
 
 def serve(registry, port: int, tries: int = 1, host: str = LOOPBACK) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import psycopg2
 import redis
+from dramatiq.errors import Retry
 from dramatiq.middleware import TimeLimitExceeded
 
 from mibo.providers.errors import ProviderError
@@ -21,7 +22,11 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
 
-TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError, redis.exceptions.ConnectionError,
+class NotYet(Retry):
+    """A step that must wait `delay` ms before it can run (an earlier call of it may still be running)."""
+
+
+TRANSIENT = (NotYet, psycopg2.OperationalError, psycopg2.InterfaceError, redis.exceptions.ConnectionError,
              redis.exceptions.TimeoutError, ConnectionError, TimeoutError, TimeLimitExceeded)
 
 

@@ -10,7 +10,7 @@ processes running at once, or one restarting mid-run, enqueue each piece of work
     outbox sweep       every 10 s: publish what the API's relay left behind (Redis down, crash), steps
                        whose lease ran out, and every open step when Redis lost its messages
     repair sweeps      jobs.sweeps: stuck messages every minute; appointments without their messages or
-                       Meet link, and payments left open, every 5 min
+                       Meet link, payments left open, and refunds not settled, every 5 min
 
 Each sweep reports job health (SchedulerMetrics.swept): what it found stuck, what it queued again,
 and the age of the oldest open item it watches.
@@ -142,6 +142,7 @@ def build_scheduler(pool, settings: config.Settings, publisher: Publisher, metri
     add("meet_link_sweep", then_publish(reported("meet_links", lambda: sweeps.meet_links(pool, settings))),
         minutes=5)
     add("payment_sweep", then_publish(reported("payments", lambda: sweeps.payments(pool, settings))), minutes=5)
+    add("refund_sweep", then_publish(reported("refunds", lambda: sweeps.refunds(pool, settings))), minutes=5)
     return scheduler
 
 
@@ -150,7 +151,8 @@ async def run(settings: config.Settings) -> None:
     publisher = Publisher(settings)
     metrics = SchedulerMetrics()
     metrics.registry.register(BacklogCollector(settings.database_url, settings.redis_url,
-                                               (names.DEFAULT_QUEUE, names.REMINDERS_QUEUE)))
+                                               (names.DEFAULT_QUEUE, names.REMINDERS_QUEUE),
+                                               refund_waiting_alert=settings.refund_waiting_alert))
     if settings.scheduler_metrics_port:
         serve(metrics.registry, settings.scheduler_metrics_port, host=settings.metrics_host)
     scheduler = build_scheduler(pool, settings, publisher, metrics)

@@ -13,6 +13,8 @@ it is older than OUTBOX_LEASE (younger ones are still on their way), and reports
     meet_links     live upcoming ONLINE appointments without a Meet link → create_meet_link
     payments       payments still open at Razorpay after PAYMENT_RECONCILE_AFTER_MINUTES →
                    reconcile_payment (which also finds a checkout order whose id was never stored)
+    refunds        refunds Razorpay accepted but has not settled after REFUND_RECONCILE_AFTER_MINUTES
+                   → reconcile_refund; REQUESTED ones whose issue_refund step is closed → issued again
 
 A repair opens the work's usual step again (same dedupe key) rather than adding a new one, so a
 repair that is still open is not queued twice. Only the last 7 days of appointments are looked
@@ -144,6 +146,28 @@ SELECT (SELECT count(*) FROM stale) AS found, (SELECT count(*) FROM queued) AS r
 """
 
 
+# PROCESSING: Razorpay took it on and no webhook settled it. REQUESTED without an open step: its
+# issue_refund step was given up (its retries and leases ran out) and the refund never issued.
+STUCK_REFUNDS = f"""
+WITH open AS (
+  SELECT id, status, created_at, processing_at FROM refunds WHERE status IN ('REQUESTED', 'PROCESSING')
+), stuck AS (
+  SELECT id, CASE WHEN status = 'PROCESSING' THEN %(reconcile)s ELSE %(issue)s END AS actor FROM open
+  WHERE (status = 'PROCESSING' AND processing_at < now() - make_interval(mins => %(after)s))
+     OR (status = 'REQUESTED' AND created_at < now() - make_interval(secs => %(grace)s)
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.actor_name = %(issue)s AND o.args = jsonb_build_array(open.id)
+                         AND o.done_at IS NULL))
+), queued AS (
+  INSERT INTO outbox (actor_name, args, dedupe_key)
+  SELECT actor, jsonb_build_array(id), actor || ':' || id FROM stuck
+  {ENSURE}
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM stuck) AS found, (SELECT count(*) FROM queued) AS repaired,
+       (SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) FROM open) AS oldest
+"""
+
+
 def _sweep(row: dict) -> Sweep:
     return Sweep(int(row["found"]), int(row["repaired"]), float(row["oldest"]))
 
@@ -185,3 +209,10 @@ async def payments(pool, settings: Settings) -> Sweep:
     async with db.connection(pool) as cur:
         return _sweep(await db.fetch_one(cur, STALE_PAYMENTS, {
             "actor": outbox.RECONCILE_PAYMENT, "after": settings.payment_reconcile_after_minutes}))
+
+
+async def refunds(pool, settings: Settings) -> Sweep:
+    async with db.connection(pool) as cur:
+        return _sweep(await db.fetch_one(cur, STUCK_REFUNDS, {
+            "reconcile": outbox.RECONCILE_REFUND, "issue": outbox.ISSUE_REFUND,
+            "after": settings.refund_reconcile_after_minutes, "grace": settings.outbox_lease}))

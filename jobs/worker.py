@@ -13,7 +13,15 @@ import logging
 import dramatiq
 
 from jobs import context, steps
-from jobs.actors import appointments, maintenance, notifications, otp, payments, video  # noqa: F401  (register the actors)
+from jobs.actors import (  # noqa: F401  (register the actors)
+    appointments,
+    maintenance,
+    notifications,
+    otp,
+    payments,
+    refunds,
+    video,
+)
 from jobs.broker import broker
 from jobs.metrics import JobMetrics
 from mibo.core.logs import setup_logging

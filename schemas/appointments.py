@@ -140,6 +140,20 @@ class AppointmentSchema(CamelSchema):
     updated_at = fields.DateTime()
 
 
+class CancellationRefundSchema(CamelSchema):
+    """What a cancellation gives back of what was paid online, and when it arrives."""
+
+    policy = fields.String(validate=validate.OneOf(("FULL", "NONE")), metadata={
+        "description": "FULL: all that was paid through Razorpay; NONE: nothing to refund"})
+    amount = fields.Float(metadata={"description": "Rupees asked back from Razorpay"})
+    status = fields.String(allow_none=True, metadata={"description": "REQUESTED, or null when nothing is refunded"})
+    expected_timeline = fields.String(allow_none=True, metadata={"description": "When the money reaches the patient"})
+
+
+class CancelledAppointmentSchema(AppointmentSchema):
+    refund = fields.Nested(CancellationRefundSchema)
+
+
 class SlotSchema(CamelSchema):
     date = fields.Date(metadata={"description": "Local date at the centre"})
     start_at = fields.DateTime()

@@ -126,6 +126,9 @@ class PatientPaymentSchema(CamelSchema):
     currency = fields.String()
     status = fields.String()
     paid_at = fields.DateTime(allow_none=True)
+    refund_status = fields.String(allow_none=True,
+                                  metadata={"description": "Status of the latest refund; null if none"})
+    refunded_amount = fields.Float(metadata={"description": "Rupees refunded and PROCESSED"})
     created_at = fields.DateTime()
 
 

@@ -62,6 +62,37 @@ class WebhookResultSchema(CamelSchema):
     duplicate = fields.Boolean()
 
 
+REFUND_STATUSES = ("REQUESTED", "PROCESSING", "PROCESSED", "FAILED")
+
+
+class RefundRequestSchema(CamelSchema):
+    amount = fields.Decimal(
+        places=2, allow_nan=False, validate=validate.Range(min=1, max=99_999_999),
+        metadata={"description": "Rupees to refund; all that is left of the payment when absent"},
+    )
+    reason = TrimmedString(required=True, validate=validate.Length(min=1, max=500))
+
+
+class RefundSchema(CamelSchema):
+    id = fields.Integer()
+    payment_id = fields.Integer()
+    amount = fields.Float(metadata={"description": "In rupees"})
+    currency = fields.String()
+    reason = fields.String()
+    requested_by_user_id = fields.Integer(allow_none=True)
+    requested_by_surface = fields.String()
+    status = fields.String(validate=validate.OneOf(REFUND_STATUSES))
+    razorpay_refund_id = fields.String(allow_none=True)
+    attempts = fields.Integer(metadata={"description": "Calls made to Razorpay for it"})
+    last_error = fields.String(allow_none=True, metadata={"description": "What the last failed call ran into"})
+    failure_reason = fields.String(allow_none=True, metadata={"description": "Why it FAILED (Razorpay's reason)"})
+    created_at = fields.AwareDateTime()
+    processing_at = fields.AwareDateTime(allow_none=True)
+    processed_at = fields.AwareDateTime(allow_none=True)
+    failed_at = fields.AwareDateTime(allow_none=True)
+    updated_at = fields.AwareDateTime()
+
+
 class PaymentSchema(CamelSchema):
     id = fields.Integer()
     patient_id = fields.Integer()
@@ -85,5 +116,8 @@ class PaymentSchema(CamelSchema):
     waiver_reason = fields.String(allow_none=True)
     paid_at = fields.AwareDateTime(allow_none=True)
     expires_at = fields.AwareDateTime(allow_none=True)
+    refund_status = fields.String(allow_none=True, validate=validate.OneOf(REFUND_STATUSES),
+                                  metadata={"description": "Status of the payment's latest refund; null if none"})
+    refunded_amount = fields.Float(metadata={"description": "Rupees refunded and PROCESSED"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()

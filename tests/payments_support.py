@@ -1,5 +1,6 @@
 """Shared helpers of the payment tests: an app pointed at the sandbox, booked appointments, webhook
-delivery, and a stand-in for the worker that runs the payment actors' work for queued outbox rows."""
+delivery, and a stand-in for the worker that runs the payment and refund actors' work for queued
+outbox rows."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 from zoneinfo import ZoneInfo
 
 from jobs.actors import payments as payment_jobs
+from jobs.actors import refunds as refund_jobs
 from mibo.api.app import init_app
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -72,6 +74,8 @@ class PaymentWorker:
             "create_payment_link": lambda pid: payment_jobs.make_payment_link(pool, settings, pid),
             "reconcile_payment": lambda pid: payment_jobs.reconcile_one(pool, settings, pid),
             "cancel_payment_link": lambda pid: payment_jobs.close_payment_link(pool, settings, pid),
+            "issue_refund": lambda rid: refund_jobs.issue(pool, settings, rid),
+            "reconcile_refund": lambda rid: refund_jobs.reconcile(pool, settings, rid),
         }
 
     async def run(self) -> list:
@@ -120,3 +124,16 @@ async def post_signed(api, settings, event, event_id: str):
         "Content-Type": "application/json", "X-Razorpay-Signature": signature,
         "X-Razorpay-Event-Id": event_id})
     return resp.status, await resp.json()
+
+
+async def paid(api, sandbox, staff, appointment_id: int, worker=None) -> dict:
+    """Order, pay at the sandbox and deliver the signed webhook: the payment captured (SUCCESS once
+    `worker` has run the event, or the real worker has); returns the sandbox's payment."""
+    status, order = await create_order(api, staff, appointment_id)
+    assert status == 200, order
+    webhook = await pay(sandbox, orderId=order["data"]["orderId"], outcome="captured")
+    status, body = await deliver(api, webhook)
+    assert status == 200, body
+    if worker is not None:
+        assert await worker.run() == ["CONFIRMED"]
+    return {**webhook["payment"], "paymentRowId": order["data"]["paymentId"]}

@@ -322,7 +322,7 @@ async def test_events_for_unknown_orders_and_other_types_are_recorded_and_ignore
     await ordered(api, factory, sandbox)
     not_ours = {"entity": "event", "event": "payment.captured", "payload": {"payment": {"entity": {
         "id": "pay_x", "order_id": "order_not_ours", "amount": 100, "currency": "INR"}}}}
-    other_type = {"entity": "event", "event": "refund.created", "payload": {}}
+    other_type = {"entity": "event", "event": "settlement.processed", "payload": {}}
     for event_id, event in (("evt_1", not_ours), ("evt_2", other_type)):
         status, _ = await post_signed(api, pay_settings, event, event_id)
         assert status == 200

@@ -22,6 +22,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from jobs import context
+from jobs.actors import refunds as refund_jobs
 from jobs.broker import actor
 from jobs.options import MINUTE, SECOND, options
 from mibo.core import db, outbox
@@ -53,7 +54,8 @@ SELECT id, event_type, payload, processed_at FROM webhook_events WHERE id = %s F
 """
 
 FINISH_WEBHOOK_EVENT = """
-UPDATE webhook_events SET processed_at = now(), outcome = %s, matched_payment_id = %s WHERE id = %s
+UPDATE webhook_events SET processed_at = now(), outcome = %s, matched_payment_id = %s, matched_refund_id = %s
+WHERE id = %s
 """
 
 PAYMENT_ID_BY_ORDER_ID = "SELECT id FROM payments WHERE order_id = %s"
@@ -110,8 +112,12 @@ def _entity(payload: dict, name: str) -> dict:
     return entity if isinstance(entity, dict) else {}
 
 
-async def apply_razorpay_event(cur, actor: Actor, event_type: str, payload: dict) -> tuple[str, int | None]:
-    """Apply one event to the payment it is about; returns (outcome, payments.id or None)."""
+async def apply_razorpay_event(cur, actor: Actor, event_type: str,
+                               payload: dict) -> tuple[str, int | None, int | None]:
+    """Apply one event to the payment (or refund) it is about; returns (outcome, payments.id or
+    None, refunds.id or None)."""
+    if event_type in refund_jobs.EVENT_TARGETS:
+        return await refund_jobs.apply_refund_event(cur, event_type, _entity(payload, "refund"))
     payment = _entity(payload, "payment")
     link = _entity(payload, "payment_link")
     if event_type in PAID_EVENTS or event_type == "payment.failed":
@@ -120,9 +126,9 @@ async def apply_razorpay_event(cur, actor: Actor, event_type: str, payload: dict
     elif event_type == "payment_link.paid" or event_type in LINK_CLOSED_EVENTS:
         payment_id = link.get("id") and await db.fetch_value(cur, PAYMENT_ID_BY_LINK_ID, (str(link["id"]),))
     else:
-        return IGNORED, None
+        return IGNORED, None, None
     if not payment_id:
-        return UNMATCHED, None
+        return UNMATCHED, None, None
     if event_type in PAID_EVENTS:
         outcome = await rules.mark_paid_and_confirm(cur, actor, payment_id, payment.get("id"), payment.get("amount"),
                                                     payment.get("currency"), "Payment received (Razorpay)")
@@ -137,7 +143,7 @@ async def apply_razorpay_event(cur, actor: Actor, event_type: str, payload: dict
         outcome = await rules.mark_failed(cur, payment_id, str(reason))
     else:
         outcome = await rules.expire_payment_link(cur, actor, payment_id)
-    return outcome, payment_id
+    return outcome, payment_id, None
 
 
 async def handle_razorpay_event(pool, webhook_event_id: int) -> str | None:
@@ -147,10 +153,11 @@ async def handle_razorpay_event(pool, webhook_event_id: int) -> str | None:
         if event is None or event["processed_at"] is not None:
             return None
         actor = Actor.system(WORKER, f"{outbox.PROCESS_RAZORPAY_EVENT}:{webhook_event_id}")
-        outcome, payment_id = await apply_razorpay_event(cur, actor, event["event_type"], event["payload"])
-        await db.execute(cur, FINISH_WEBHOOK_EVENT, (outcome, payment_id, webhook_event_id))
+        outcome, payment_id, refund_id = await apply_razorpay_event(cur, actor, event["event_type"],
+                                                                    event["payload"])
+        await db.execute(cur, FINISH_WEBHOOK_EVENT, (outcome, payment_id, refund_id, webhook_event_id))
     log_event(log, logging.INFO, "razorpay event processed", webhookEventId=webhook_event_id,
-              event=event["event_type"], outcome=outcome, paymentId=payment_id)
+              event=event["event_type"], outcome=outcome, paymentId=payment_id, refundId=refund_id)
     return outcome
 
 

@@ -121,6 +121,9 @@ class Settings:
     registration_fee: int = 100
     unpaid_hold_minutes: int = 15
     patient_cancel_cutoff_hours: int = 24
+    razorpay_timeout: int = 15
+    refund_reconcile_after_minutes: int = 30
+    refund_waiting_alert: int = 2 * 86400
     # Background jobs.
     otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
     principal_cache_seconds: int = 60
@@ -301,6 +304,13 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "REGISTRATION_FEE": ("registration_fee", _int(0, 100_000)),
     "UNPAID_HOLD_MINUTES": ("unpaid_hold_minutes", _int(1, 1440)),
     "PATIENT_CANCEL_CUTOFF_HOURS": ("patient_cancel_cutoff_hours", _int(0, 720)),
+    # Seconds a Razorpay call may wait for its answer. A refund retried after a call that timed
+    # out waits twice the call's whole timeout first, so that the first call cannot still be running.
+    "RAZORPAY_TIMEOUT": ("razorpay_timeout", _int(1, 120)),
+    # Refunds Razorpay accepted but has not settled for this long are fetched by the reconciler.
+    "REFUND_RECONCILE_AFTER_MINUTES": ("refund_reconcile_after_minutes", _int(1, 10080)),
+    # Refunds not settled this long after they were asked for show in mibo_refunds_waiting_too_long.
+    "REFUND_WAITING_ALERT": ("refund_waiting_alert", None),
     "OTP_CHANNEL": ("otp_channel", _choice("whatsapp", "console")),
     # How long an API process may keep a session's actor (mibo/principals.py; 0: off).
     # Changes reach every process at once through LISTEN/NOTIFY; this is only a backstop.
@@ -366,7 +376,7 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("TRUSTED_PROXIES: set TRUST_PROXY=true as well, or X-Forwarded-For is ignored")
     if settings.rate_limit_account_window <= 0:
         raise ConfigError("RATE_LIMIT_ACCOUNT_WINDOW: must be longer than 0 seconds")
-    for name in ("OUTBOX_LEASE", "NOTIFICATION_LEASE"):
+    for name in ("OUTBOX_LEASE", "NOTIFICATION_LEASE", "REFUND_WAITING_ALERT"):
         if getattr(settings, VARIABLES[name][0]) < 1:
             raise ConfigError(f"{name}: must be at least 1 second")
     if settings.is_development:

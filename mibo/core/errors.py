@@ -80,8 +80,16 @@ CONSTRAINT_FIELDS: dict[str, str] = {
     "payments_open_attempt_key": "appointmentId",  # one open order / payment link per appointment
     "availability_rules_no_overlap": "rules",
     "patient_profiles_registered_centre_fkey": "centreId",
-    "keep_an_active_admin": "isActive",
-    "patient_profiles_age_check": "age",  # the database's own guard of the last administrator
+    "keep_an_active_admin": "isActive",  # the database's own guard of the last administrator
+    "patient_profiles_age_check": "age",
+    "refunds_within_payment": "amount",
+    "refunds_of_captured_payment": "paymentId",
+}
+
+# Guards (triggers) whose refusal is a conflict with what is already stored, not a bad value.
+CHECK_CONFLICTS = {
+    "refunds_within_payment": ("REFUND_EXCEEDS_PAYMENT", "The refunds would add up to more than the payment"),
+    "refunds_of_captured_payment": ("PAYMENT_NOT_CAPTURED", "Only a captured payment can be refunded"),
 }
 
 # Exclusion constraints on appointments have their own error codes: a taken slot is the
@@ -114,6 +122,9 @@ def from_db_error(exc: psycopg2.Error) -> ApiError | None:
             {field or "constraint": [constraint or "reference not found"]},
             code="REFERENCE_NOT_FOUND",
         )
+    if code == errorcodes.CHECK_VIOLATION and constraint in CHECK_CONFLICTS:
+        err_code, message = CHECK_CONFLICTS[constraint]
+        return ApiError.conflict(message, {field: [message]}, code=err_code)
     if code == errorcodes.CHECK_VIOLATION:
         return ApiError.bad_request(
             "A value is outside what is allowed",

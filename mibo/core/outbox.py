@@ -41,11 +41,16 @@ PROCESS_RAZORPAY_EVENT = "process_razorpay_event"  # args: [webhook_event_id]
 CREATE_PAYMENT_LINK = "create_payment_link"  # args: [payment_id]
 RECONCILE_PAYMENT = "reconcile_payment"  # args: [payment_id]
 CANCEL_PAYMENT_LINK = "cancel_payment_link"  # args: [payment_id]
+# Refunds (jobs/actors/refunds.py): issue one refund at Razorpay (once, found again by its receipt);
+# fetch one Razorpay has not settled for a while (the refunds sweep).
+ISSUE_REFUND = "issue_refund"  # args: [refund_id]
+RECONCILE_REFUND = "reconcile_refund"  # args: [refund_id]
 
 ACTORS = frozenset({
     APPOINTMENT_BOOKED, APPOINTMENT_RESCHEDULED, APPOINTMENT_CANCELLED, APPOINTMENT_CONFIRMED, NOTIFY_APPOINTMENT,
     SEND_NOTIFICATION, APPOINTMENT_REMINDER, CREATE_MEET_LINK, SEND_OTP, PURGE_EXPIRED,
-    PROCESS_RAZORPAY_EVENT, CREATE_PAYMENT_LINK, RECONCILE_PAYMENT, CANCEL_PAYMENT_LINK,
+    PROCESS_RAZORPAY_EVENT, CREATE_PAYMENT_LINK, RECONCILE_PAYMENT, CANCEL_PAYMENT_LINK, ISSUE_REFUND,
+    RECONCILE_REFUND,
 })
 
 # Published straight to Redis, never written here: an OTP's code must not be stored.

@@ -82,6 +82,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "payments.record": list(_DESK),  # desk payments (cash/card/UPI) and payment links
         # A desk payment for less than what is due, with a reason (a waiver or a discount).
         "payments.waive": [ADMIN, MANAGER, CENTRE_MANAGER],
+        # Refund a payment (fully or in part), within the centres the actor is assigned to; and see
+        # a payment's refunds (the desk answers "where is my refund?").
+        "payments.refund": [ADMIN, MANAGER, CENTRE_MANAGER],
+        "payments.refunds_view": list(_DESK),
         "notifications.send": [ADMIN],  # "System": ADMIN or the service token
         "notifications.view": [ADMIN],
         "video.generate": [ADMIN],  # "System"

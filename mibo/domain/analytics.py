@@ -20,9 +20,11 @@ with like. A CENTRE_MANAGER sees only their centres. What each figure counts:
 - followUpsBooked: FOLLOW_UP appointments *created* in the period that are not CANCELLED and
   not RESCHEDULED (a moved follow-up is counted once, through its new appointment), by the
   appointment's centre.
-- totalRevenue: the sum of SUCCESS payments whose paid_at lies in the period (refunded,
-  failed and pending ones are not revenue). A payment's centre is its appointment's centre;
-  payments without an appointment count only in chain-wide figures.
+- totalRevenue: the sum of SUCCESS payments whose paid_at lies in the period (failed and
+  pending ones are not revenue), each net of its PROCESSED refunds: a refund is taken off the
+  period its payment was paid in, so a period's figure is what its payments kept. A payment's
+  centre is its appointment's centre; payments without an appointment count only in
+  chain-wide figures.
 - *Change: for the stocks, the end of this period against the end of the previous one; for
   the flows, this period against the previous one: (this − previous) / previous × 100, one
   decimal; 0 when both are 0, and null when the previous figure is 0 and this one is more (no
@@ -54,6 +56,7 @@ from mibo.core.errors import ApiError
 from mibo.domain import access, appointments
 from mibo.domain.appointment_states import HELD_SQL
 from mibo.domain.clinicians import WORKS_AT_ANY
+from mibo.domain.refunds import NET_AMOUNT
 
 # Every booking source: the leads report lists each one, 0 when nobody booked that way.
 SOURCES = (appointments.WEB_PATIENT, *dict.fromkeys(appointments.SOURCE_BY_ROLE.values()))
@@ -190,8 +193,8 @@ WITH patients AS (
     WHERE a.appointment_type = 'FOLLOW_UP' AND a.status NOT IN ('CANCELLED', 'RESCHEDULED')
       AND a.created_at >= %(previous_starts_at)s AND a.created_at < %(ends_at)s AND {IN_SCOPE}
 ), paid AS (
-    SELECT COALESCE(sum(p.amount) FILTER (WHERE p.paid_at >= %(starts_at)s), 0) AS revenue,
-           COALESCE(sum(p.amount) FILTER (WHERE p.paid_at < %(starts_at)s), 0) AS revenue_before
+    SELECT COALESCE(sum({NET_AMOUNT}) FILTER (WHERE p.paid_at >= %(starts_at)s), 0) AS revenue,
+           COALESCE(sum({NET_AMOUNT}) FILTER (WHERE p.paid_at < %(starts_at)s), 0) AS revenue_before
     FROM payments p LEFT JOIN appointments a ON a.id = p.appointment_id
     WHERE p.status = 'SUCCESS' AND p.paid_at >= %(previous_starts_at)s AND p.paid_at < %(ends_at)s
       AND {IN_SCOPE}
@@ -221,7 +224,7 @@ WITH booked AS (
       AND {HELD} AND {IN_SCOPE}
     GROUP BY a.clinician_id
 ), earned AS (
-    SELECT a.clinician_id, sum(p.amount) AS revenue
+    SELECT a.clinician_id, sum({NET_AMOUNT}) AS revenue
     FROM payments p JOIN appointments a ON a.id = p.appointment_id
     WHERE p.status = 'SUCCESS' AND p.paid_at >= %(starts_at)s AND p.paid_at < %(ends_at)s AND {IN_SCOPE}
     GROUP BY a.clinician_id
@@ -246,7 +249,7 @@ WITH buckets AS (
     SELECT edge AS starts_at, lead(edge) OVER (ORDER BY edge) AS ends_at
     FROM unnest(%(bounds)s::timestamptz[]) AS edge
 ), paid AS (
-    SELECT p.amount, p.paid_at
+    SELECT {NET_AMOUNT} AS amount, p.paid_at
     FROM payments p LEFT JOIN appointments a ON a.id = p.appointment_id
     WHERE p.status = 'SUCCESS' AND p.paid_at >= %(starts_at)s AND p.paid_at < %(ends_at)s AND {IN_SCOPE}
 )

@@ -431,9 +431,9 @@ async def transition(cur, actor: Actor, appointment: dict[str, Any], target: str
     """Move a locked appointment (a row of locked_appointment) to `target`.
 
     Writes the row, its history and audit rows, and what follows from the new status: a
-    cancellation asks for the refund of what was paid, closes open payment links and queues its
-    message; a confirmation queues its messages. An illegal move is refused (422) and logged,
-    whoever asked for it.
+    cancellation asks for the refund of what was paid (appointment["refund"] says what, for the
+    answer), closes open payment links and queues its message; a confirmation queues its messages.
+    An illegal move is refused (422) and logged, whoever asked for it.
     """
     try:
         check_transition(appointment["status"], target, appointment["scheduled_start_at"], now)
@@ -446,7 +446,9 @@ async def transition(cur, actor: Actor, appointment: dict[str, Any], target: str
     await db.execute(cur, INSERT_STATUS_HISTORY,
                      (appointment_id, appointment["status"], target, actor.user_id, reason))
     if target == CANCELLED:
-        await refunds.request_for_appointment(cur, appointment_id)
+        asked = await refunds.request_for_appointment(cur, actor, appointment_id,
+                                                      f"Appointment cancelled: {reason or 'no reason given'}")
+        appointment["refund"] = await refunds.cancellation_refund(cur, asked)
         await payment_links.close_open_links(cur, appointment_id)
         await outbox.enqueue(cur, outbox.APPOINTMENT_CANCELLED, appointment_id,
                              dedupe_key=f"{outbox.APPOINTMENT_CANCELLED}:{appointment_id}")
@@ -477,7 +479,8 @@ async def release_unpaid_holds(cur, actor: Actor, now: dt.datetime, hold_minutes
 
 async def cancel_by_patient(cur, actor: Actor, appointment_id: int, reason: str, now: dt.datetime,
                             cutoff_hours: int) -> dict[str, Any]:
-    """A patient cancels their own appointment, up to `cutoff_hours` before it; returns the locked row."""
+    """A patient cancels their own appointment, up to `cutoff_hours` before it; returns the locked row,
+    with `refund`: what is paid back (all of it, before the cut-off) and when, for the answer."""
     row = await db.fetch_one(cur, APPOINTMENT_STATE_LOCKED, (appointment_id,))
     if row is None or row["patient_id"] != actor.patient_id:
         raise ApiError.not_found("appointment")

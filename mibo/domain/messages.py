@@ -1,4 +1,4 @@
-"""What each appointment WhatsApp message says, to whom, and when it no longer applies.
+"""What each appointment WhatsApp message (and the refund message) says, to whom, and when it no longer applies.
 
 Plain functions over plain rows, so the wording, the time zone and the "superseded" rule are
 unit-tested without a worker. Times are always shown in the CENTRE's zone: the server's zone
@@ -36,6 +36,12 @@ TEMPLATES = {
     (CANCELLED, PATIENT): "appointment_cancelled",
     (REMINDER, PATIENT): "appointment_reminder",
 }
+
+# The refund message: once per refund, when Razorpay has taken it on.
+REFUND = "REFUND"
+REFUND_TEMPLATE = "refund_initiated"
+# What Razorpay says of a normal-speed refund: it reaches the patient's account within this.
+REFUND_TIMELINE = "5-7 working days"
 
 # Messages about a time that must still be the appointment's time when they go out.
 TIME_BOUND = frozenset({BOOKED, CONFIRMED, RESCHEDULED, REMINDER})
@@ -116,6 +122,31 @@ def build_messages(appt: dict, kind: str, starts_at: datetime) -> list[dict]:
             "payload": {"name": name, "bodyValues": values, "startsAt": starts_at.isoformat()},
         })
     return rows
+
+
+def refund_message(row: dict) -> dict | None:
+    """The notification_logs row telling the patient a refund is on its way (amount, appointment,
+    timeline); None when they have no phone. `row` is a refund with its appointment's people."""
+    if not row["patient_phone"]:
+        return None
+    tz = row["timezone"]
+    values = {
+        "patientName": row["patient_name"],
+        "amount": f"₹{row['amount_paise'] / 100:,.2f}",
+        "clinicianName": row["clinician_name"],
+        "centre": row["centre_name"],
+        "when": local_when(row["scheduled_start_at"], tz),
+        "timeline": REFUND_TIMELINE,
+    }
+    return {
+        "idempotency_key": f"refund:{row['id']}:{REFUND}:{PATIENT}",
+        "appointment_id": row["appointment_id"],
+        "user_id": row["patient_user_id"],
+        "kind": REFUND,
+        "template_name": REFUND_TEMPLATE,
+        "recipient_phone": row["patient_phone"],
+        "payload": {"name": row["patient_name"], "bodyValues": values},
+    }
 
 
 def is_superseded(kind: str, payload: dict, appointment_status: str | None,

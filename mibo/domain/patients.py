@@ -40,7 +40,7 @@ from sqlalchemy import exists, false, func, or_, select
 from mibo.core import audit, db, listing, tables
 from mibo.core.actor import ADMIN, CLINICIAN, Actor
 from mibo.core.errors import ApiError
-from mibo.domain import access, appointments
+from mibo.domain import access, appointments, refunds
 from mibo.domain.appointment_states import HELD
 
 # --- SQL ------------------------------------------------------------------------
@@ -113,7 +113,7 @@ LIMIT %(limit)s OFFSET %(offset)s
 # Payments without an appointment belong to no centre: only chain-wide roles see them.
 PAYMENTS_OF_PATIENT = f"""
 SELECT p.id, p.appointment_id, p.provider, p.order_id, p.payment_id, p.amount, p.currency, p.status,
-       p.paid_at, p.created_at
+       p.paid_at, p.created_at, {refunds.REFUND_SUMMARY}
 FROM payments p
 LEFT JOIN appointments a ON a.id = p.appointment_id
 WHERE p.patient_id = %(patient_id)s

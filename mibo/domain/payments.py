@@ -25,7 +25,7 @@ from mibo.core import audit, db, listing, outbox, tables
 from mibo.core.actor import Actor
 from mibo.core.errors import ApiError
 from mibo.core.logs import log_event
-from mibo.domain import access, appointments, patients, payment_links
+from mibo.domain import access, appointments, patients, payment_links, refunds
 from mibo.domain.appointment_states import BOOKED, CANCELLED, COMPLETED, CONFIRMED
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,11 @@ UNCHANGED = "UNCHANGED"  # an event that cannot move the payment forwards (faile
 
 # --- SQL ------------------------------------------------------------------------
 
-PAYMENT_COLUMNS = """
+PAYMENT_COLUMNS = f"""
 p.id, p.patient_id, p.appointment_id, a.centre_id, a.clinician_id, p.provider, p.channel, p.order_id, p.payment_id,
 p.payment_link_id, p.payment_link_url, p.amount, p.currency, p.status, p.recorded_by_user_id, p.note,
 p.reference, p.failure_reason, p.flag_reason, p.waived_amount, p.waiver_reason, p.paid_at, p.expires_at,
-p.created_at, p.updated_at
+p.created_at, p.updated_at, {refunds.REFUND_SUMMARY}
 """
 
 PAYMENT_BY_ID = f"""
@@ -149,14 +149,7 @@ UPDATE payments SET status = 'FAILED', failure_reason = %s
 WHERE id = %s AND status IN ('CREATED', 'PENDING')
 """
 
-# Money kept but not wanted (a second payment, an appointment that is gone) is also marked for
-# refund, like the payments of an appointment cancelled after it was paid.
-FLAG_PAYMENT = """
-UPDATE payments SET flag_reason = %(reason)s, flagged_at = now(),
-       refund_requested_at = CASE WHEN %(refund)s AND status = 'SUCCESS'
-                                  THEN COALESCE(refund_requested_at, now()) ELSE refund_requested_at END
-WHERE id = %(id)s
-"""
+FLAG_PAYMENT = "UPDATE payments SET flag_reason = %s, flagged_at = now() WHERE id = %s"
 
 OTHER_SUCCESSFUL_PAYMENTS = """
 SELECT count(*) FROM payments WHERE appointment_id = %s AND id <> %s AND status = 'SUCCESS'
@@ -217,9 +210,16 @@ async def lock_payment(cur, payment_id: int) -> tuple[dict, dict | None]:
         appointment_id = locked["appointment_id"]
 
 
-async def flag_payment(cur, payment_id: int, reason: str, *, refund: bool = False) -> None:
-    await db.execute(cur, FLAG_PAYMENT, {"reason": reason, "refund": refund, "id": payment_id})
+async def flag_payment(cur, payment_id: int, reason: str) -> None:
+    await db.execute(cur, FLAG_PAYMENT, (reason, payment_id))
     log_event(log, logging.WARNING, "payment flagged", paymentId=payment_id, reason=reason)
+
+
+async def refund_unwanted(cur, actor: Actor, payment_id: int, reason: str) -> None:
+    """Money kept but not wanted (a second payment, an appointment that is gone): flagged for staff,
+    and all of it refunded, like the payments of an appointment cancelled after it was paid."""
+    await flag_payment(cur, payment_id, reason)
+    await refunds.request_rest(cur, actor, payment_id, reason)
 
 
 async def confirm_for_payment(cur, actor: Actor, appointment: dict | None, payment_id: int, reason: str,
@@ -227,7 +227,7 @@ async def confirm_for_payment(cur, actor: Actor, appointment: dict | None, payme
     """After a payment succeeded: BOOKED -> CONFIRMED and the confirmation chain, exactly once.
 
     Money for an appointment that can no longer take it (cancelled, moved) or that was already
-    paid is kept as SUCCESS, because it was taken, and flagged so that staff can refund it.
+    paid is kept as SUCCESS, because it was taken, flagged, and refunded (refund_unwanted).
     Whatever the case, the appointment's other payment links are no longer wanted.
     """
     if appointment is None:
@@ -237,10 +237,10 @@ async def confirm_for_payment(cur, actor: Actor, appointment: dict | None, payme
         await appointments.transition(cur, actor, appointment, CONFIRMED, reason, now)
         return PAID_AND_CONFIRMED
     if appointment["status"] not in (CONFIRMED, COMPLETED):
-        await flag_payment(cur, payment_id, f"PAID_BUT_APPOINTMENT_{appointment['status']}", refund=True)
+        await refund_unwanted(cur, actor, payment_id, f"PAID_BUT_APPOINTMENT_{appointment['status']}")
         return FLAGGED
     if await db.fetch_value(cur, OTHER_SUCCESSFUL_PAYMENTS, (appointment["id"], payment_id)):
-        await flag_payment(cur, payment_id, "DUPLICATE_PAYMENT", refund=True)
+        await refund_unwanted(cur, actor, payment_id, "DUPLICATE_PAYMENT")
         return FLAGGED
     return PAID
 

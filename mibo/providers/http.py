@@ -11,7 +11,8 @@ import requests
 
 from mibo.providers.errors import ProviderError, is_retryable_status
 
-DEFAULT_TIMEOUT = (5.0, 15.0)
+CONNECT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = (CONNECT_TIMEOUT, 15.0)
 
 
 class ProviderSession(requests.Session):

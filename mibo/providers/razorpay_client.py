@@ -1,4 +1,5 @@
-"""Razorpay through the official client: orders, payment links (create, fetch, cancel), and signature checks.
+"""Razorpay through the official client: orders, payment links (create, fetch, cancel), refunds, and
+signature checks.
 
 Synchronous, like the library: call it from a worker thread. Network failures and HTTP errors
 arrive as ProviderError (see http.ProviderSession); retryable ones are retried a few times here.
@@ -6,13 +7,15 @@ arrive as ProviderError (see http.ProviderSession); retryable ones are retried a
 
 from __future__ import annotations
 
+import json
+
 import razorpay
 import requests
 from razorpay.errors import SignatureVerificationError
 
 from mibo.core.config import Settings
 from mibo.providers.errors import ProviderError
-from mibo.providers.http import DEFAULT_TIMEOUT, ProviderSession
+from mibo.providers.http import CONNECT_TIMEOUT, ProviderSession
 from mibo.providers.retry import with_retries
 from mibo.providers.urls import razorpay_base_url
 
@@ -22,10 +25,10 @@ PROVIDER = "razorpay"
 class RazorpayClient:
     """One instance per worker thread (requests sessions are not shared across threads)."""
 
-    def __init__(self, settings: Settings, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    def __init__(self, settings: Settings, *, timeout: float | tuple[float, float] | None = None,
                  attempts: int = 3, backoff: float = 0.5):
         self._client = razorpay.Client(
-            session=ProviderSession(PROVIDER, timeout),
+            session=ProviderSession(PROVIDER, call_timeout(settings) if timeout is None else timeout),
             auth=(settings.razorpay_key_id, settings.razorpay_key_secret),
             base_url=razorpay_base_url(settings),
         )
@@ -90,11 +93,53 @@ class RazorpayClient:
         (including one our own retry cancelled a moment ago): fetch it to see which."""
         return self._call(lambda: self._client.payment_link.cancel(payment_link_id))
 
+    def find_refund(self, payment_id: str, receipt: str) -> dict | None:
+        """The refund of a payment made with our `receipt` (or carrying it in its notes), if any:
+        a refund whose create timed out may have been made all the same."""
+        refunds = self._call(lambda: self._client.payment.fetch_multiple_refund(payment_id, {"count": 100}))
+        return next((r for r in refunds.get("items") or []
+                     if r.get("receipt") == receipt or _notes(r).get("receipt") == receipt), None)
+
+    def create_refund(self, payment_id: str, amount_paise: int, receipt: str, notes: dict) -> dict:
+        """Refund part or all of a captured payment, at normal speed.
+
+        One attempt only: Razorpay has no idempotency key for refunds, so a second POST after a
+        lost answer could refund twice. The caller looks for the refund (find_refund) before it
+        tries again, and waits until a call that timed out cannot still be running.
+        """
+        data = {"amount": amount_paise, "speed": "normal", "receipt": receipt, "notes": {**notes, "receipt": receipt}}
+        return _readable(lambda: self._client.payment.refund(payment_id, data))
+
+    def fetch_refund(self, refund_id: str) -> dict:
+        return self._call(lambda: self._client.refund.fetch(refund_id))
+
     def verify_payment_signature(self, order_id: str, payment_id: str, signature: str) -> bool:
         """Checkout's signature: HMAC-SHA256 hex of "order_id|payment_id" with the KEY secret."""
         params = {"razorpay_order_id": order_id, "razorpay_payment_id": payment_id,
                   "razorpay_signature": signature}
         return _verified(lambda: self._client.utility.verify_payment_signature(params))
+
+
+def call_timeout(settings: Settings) -> tuple[float, float]:
+    """(connect, read) timeouts of one Razorpay call: RAZORPAY_TIMEOUT to read, and as long to
+    connect, up to 5 s."""
+    read = float(settings.razorpay_timeout)
+    return min(CONNECT_TIMEOUT, read), read
+
+
+def refusal_reason(exc: ProviderError) -> str:
+    """Razorpay's own description of why it refused a request (its error body), else the error."""
+    try:
+        description = json.loads(exc.message)["error"]["description"]
+    except (ValueError, KeyError, TypeError):
+        return exc.message
+    return description if isinstance(description, str) and description else exc.message
+
+
+def _notes(entity: dict) -> dict:
+    # Razorpay sends empty notes as [] rather than {}.
+    notes = entity.get("notes")
+    return notes if isinstance(notes, dict) else {}
 
 
 def verify_webhook_signature(raw_body: bytes, signature: str | None, webhook_secret: str) -> bool:

@@ -21,6 +21,7 @@ from schemas.appointments import (
     AvailabilityQuerySchema,
     AvailabilitySchema,
     CancelAppointmentSchema,
+    CancelledAppointmentSchema,
     CreateAppointmentSchema,
     UpdateAppointmentSchema,
 )
@@ -28,6 +29,7 @@ from schemas.appointments import (
 TAGS = ("Appointments",)
 
 _appointment_schema = AppointmentSchema()  # stateless when dumping: one instance for every row
+_cancelled_schema = CancelledAppointmentSchema()
 
 
 def present(row: dict) -> dict:
@@ -123,7 +125,8 @@ async def apply_update(cur, actor: Actor, appointment_id: int, body: dict) -> di
 @requires("appointments.cancel")
 @documented(
     "Cancel an appointment; the body gives the reason",
-    tags=TAGS, body=CancelAppointmentSchema, response=AppointmentSchema, errors=(400, 403, 404, 422),
+    tags=TAGS, body=CancelAppointmentSchema, response=CancelledAppointmentSchema, errors=(400, 403, 404, 422),
+    description="What was paid through Razorpay is refunded in full; `refund` says how much and when.",
 )
 async def cancel_appointment(request: web.Request) -> web.Response:
     appointment_id = path_id(request)
@@ -131,10 +134,10 @@ async def cancel_appointment(request: web.Request) -> web.Response:
     body = (await read_json(request, CancelAppointmentSchema()) if request.body_exists
             else load(CancelAppointmentSchema(), {}))
     async with db.transaction(request.app[DB]) as cur:
-        await appointments.change_status(cur, request[ACTOR], appointment_id, CANCELLED, body["reason"],
-                                         appointments.utc_now())
-        row = await appointments.appointment(cur, appointment_id)
-    return ok(present(row))
+        cancelled = await appointments.change_status(cur, request[ACTOR], appointment_id, CANCELLED, body["reason"],
+                                                     appointments.utc_now())
+        row = {**await appointments.appointment(cur, appointment_id), "refund": cancelled["refund"]}
+    return ok(_cancelled_schema.dump(row))
 
 
 def setup_routes(app: web.Application) -> None:

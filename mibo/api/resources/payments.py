@@ -19,7 +19,7 @@ from mibo.api.keys import ACTOR, DB, SETTINGS
 from mibo.core import db
 from mibo.core.errors import ApiError
 from mibo.core.logs import log_event
-from mibo.domain import payments
+from mibo.domain import payments, refunds
 from mibo.domain.appointments import utc_now
 from mibo.providers.razorpay_client import verify_webhook_signature
 from schemas.base import PageQuerySchema
@@ -28,6 +28,8 @@ from schemas.payments import (
     DeskPaymentSchema,
     OrderSchema,
     PaymentSchema,
+    RefundRequestSchema,
+    RefundSchema,
     VerifyPaymentSchema,
     VerifyResultSchema,
     WebhookResultSchema,
@@ -36,6 +38,7 @@ from schemas.payments import (
 log = logging.getLogger(__name__)
 
 _payment_schema = PaymentSchema()
+_refund_schema = RefundSchema()
 
 
 @requires("payments.create")
@@ -64,8 +67,9 @@ async def verify_payment(request: web.Request) -> web.Response:
 
 # Fields of the entities in a webhook's payload that the payment actors read, and their JSON types:
 # anything else there is refused before it is stored, so processing never meets a surprise.
-ENTITY_FIELD_TYPES = {"id": str, "order_id": str, "status": str, "currency": str, "amount": int,
-                      "amount_paid": int, "error_code": str, "error_description": str}
+ENTITY_FIELD_TYPES = {"id": str, "order_id": str, "payment_id": str, "receipt": str, "status": str,
+                      "currency": str, "amount": int, "amount_paid": int, "error_code": str,
+                      "error_description": str}
 WEBHOOK_MAX_BODY = 64 * KB  # Razorpay's events are a few KB
 
 
@@ -179,6 +183,31 @@ async def patient_payments(request: web.Request) -> web.Response:
     return ok_page(_payment_schema.dump(rows, many=True), total, query["limit"], query["offset"])
 
 
+@requires("payments.refund")
+@documented("Refund a Razorpay payment, fully or in part", tags=("Payments",), body=RefundRequestSchema,
+            response=RefundSchema, status=201, errors=(400, 403, 404, 409),
+            description="Issued at Razorpay by the worker (REQUESTED → PROCESSING → PROCESSED | FAILED). "
+                        "409 REFUND_EXCEEDS_PAYMENT when the payment's live refunds would add up to more than "
+                        "it captured; 409 PAYMENT_NOT_REFUNDABLE for a payment not captured through Razorpay.")
+async def refund_payment(request: web.Request) -> web.Response:
+    payment_id = path_id(request)
+    body = await read_json(request, RefundRequestSchema())
+    amount = body.get("amount")
+    async with db.transaction(request.app[DB]) as cur:
+        refund = await refunds.request(cur, request[ACTOR], payment_id,
+                                       None if amount is None else refunds.to_paise(amount), body["reason"])
+    return ok(_refund_schema.dump(refund), status=201)
+
+
+@requires("payments.refunds_view")
+@documented("A payment's refunds", tags=("Payments",), response=RefundSchema, many=True, errors=(403, 404))
+async def payment_refunds(request: web.Request) -> web.Response:
+    payment_id = path_id(request)
+    async with db.transaction(request.app[DB]) as cur:
+        rows = await refunds.refunds_of_payment(cur, request[ACTOR], payment_id)
+    return ok(_refund_schema.dump(rows, many=True))
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/payments/create-order", create_order)
     app.router.add_post("/api/payments/verify", verify_payment)
@@ -186,3 +215,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/payments/payment-link", create_payment_link)
     app.router.add_post("/api/payments/desk", desk_payment)
     app.router.add_get(r"/api/payments/patient/{id:\d+}", patient_payments)
+    app.router.add_post(r"/api/payments/{id:\d+}/refunds", refund_payment)
+    app.router.add_get(r"/api/payments/{id:\d+}/refunds", payment_refunds)

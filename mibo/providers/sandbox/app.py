@@ -59,7 +59,16 @@ async def provider_middleware(request: web.Request, handler):
         "time": iso_now(),
     }
     state.requests.append(entry)
-    fault = state.take_fault(provider, request.path)
+    # A provider finishes a request whose caller has gone (timed out, disconnected): so does the
+    # sandbox, whatever the server does with the handler of a closed connection.
+    task = asyncio.ensure_future(_answer(request, handler, state, provider, entry))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+    return await asyncio.shield(task)
+
+
+async def _answer(request: web.Request, handler, state: SandboxState, provider: str, entry: dict):
+    fault = state.take_fault(provider, request.path, request.method)
     if fault and fault.delay:
         await asyncio.sleep(fault.delay)
     try:
@@ -81,4 +90,10 @@ def create_sandbox_app(settings: Settings) -> web.Application:
     for provider in PROVIDERS.values():
         provider.add_routes(app)
     control.add_routes(app)
+    app.on_cleanup.append(_cancel_pending_work)
     return app
+
+
+async def _cancel_pending_work(app: web.Application) -> None:
+    for task in list(app[SANDBOX].tasks):
+        task.cancel()

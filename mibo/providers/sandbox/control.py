@@ -9,6 +9,10 @@
     POST   /_sandbox/razorpay/pay           {orderId | paymentLinkId, outcome, webhookUrl?, amount?,
                                             currency?}: a payment, and its signed webhook
     POST   /_sandbox/razorpay/expire-link   {paymentLinkId, webhookUrl?}
+    PUT    /_sandbox/razorpay/refunds       {outcome: processed | failed | pending, delay=0, webhookUrl?}:
+                                            what happens to each new refund, where its webhooks go
+    POST   /_sandbox/razorpay/settle-refund {refundId, outcome: processed | failed, webhookUrl?}
+    GET    /_sandbox/razorpay/webhooks      every webhook built (event, headers, body, delivery)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ async def reset_requests(request: web.Request) -> web.Response:
     state.requests.clear()
     state.messages.clear()
     state.faults.clear()
+    state.webhooks.clear()
     return web.Response(status=204)
 
 
@@ -39,6 +44,7 @@ async def add_fault(request: web.Request) -> web.Response:
     data = await json_object(request) or {}
     provider, status = data.get("provider"), data.get("status")
     count, delay, path = data.get("count", 1), data.get("delay", 0), data.get("path", "")
+    method = data.get("method", "")
     if provider not in PROVIDERS:
         return control_error(f"provider must be one of {', '.join(PROVIDERS)}")
     if status is not None and not (is_int(status) and 400 <= status <= 599):
@@ -49,11 +55,13 @@ async def add_fault(request: web.Request) -> web.Response:
         return control_error("delay must be between 0 and 120 seconds")
     if not isinstance(path, str):
         return control_error("path must be a path prefix such as /google/calendar")
+    if method not in ("", "GET", "POST", "PUT", "PATCH", "DELETE"):
+        return control_error("method must be an HTTP method such as POST")
     if status is None and not delay:
         return control_error("give a status, a delay, or both")
-    request.app[SANDBOX].faults.append(Fault(provider, status, count, float(delay), path))
+    request.app[SANDBOX].faults.append(Fault(provider, status, count, float(delay), path, method))
     return web.json_response({"provider": provider, "status": status, "count": count, "delay": delay,
-                              "path": path}, status=201)
+                              "path": path, "method": method}, status=201)
 
 
 def add_routes(app: web.Application) -> None:
@@ -63,3 +71,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/_sandbox/gallabox/messages", gallabox.list_messages)
     app.router.add_post("/_sandbox/razorpay/pay", razorpay.simulate_payment)
     app.router.add_post("/_sandbox/razorpay/expire-link", razorpay.expire_link)
+    app.router.add_put("/_sandbox/razorpay/refunds", razorpay.set_refund_behaviour)
+    app.router.add_post("/_sandbox/razorpay/settle-refund", razorpay.settle_refund_now)
+    app.router.add_get("/_sandbox/razorpay/webhooks", razorpay.list_webhooks)

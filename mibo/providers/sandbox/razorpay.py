@@ -1,7 +1,12 @@
-"""Fake Razorpay: orders, payments and payment links, and the signed webhooks of a simulated payment.
+"""Fake Razorpay: orders, payments, payment links and refunds, and the signed webhooks of a simulated
+payment and of each refund.
 
     /razorpay/v1/orders, /orders/{id}, /orders/{id}/payments, /payment_links, /payment_links/{id},
-                /payment_links/{id}/cancel
+                /payment_links/{id}/cancel, /payments/{id}/refund, /payments/{id}/refunds, /refunds/{id}
+
+A refund is made `pending` and announced with refund.created; then, as the control endpoints
+say (RefundBehaviour), it is settled after a delay (refund.processed or refund.failed) or left
+pending until a test settles it.
 
 Webhooks are signed as Razorpay signs them: HMAC-SHA256 hex of the raw body with the WEBHOOK
 secret in X-Razorpay-Signature, and a unique X-Razorpay-Event-Id. Paying an order also returns
@@ -13,6 +18,7 @@ test can deliver them itself: replayed, reordered or tampered with.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -21,6 +27,7 @@ from aiohttp import web
 
 from mibo.providers.sandbox.state import (
     SANDBOX,
+    RefundBehaviour,
     SandboxState,
     control_error,
     find_entity,
@@ -179,6 +186,7 @@ async def deliver_webhook(state: SandboxState, event: str, entities: dict, webho
                "X-Razorpay-Event-Id": random_id("evt_")}
     result = {"event": event, "eventId": headers["X-Razorpay-Event-Id"], "headers": headers,
               "body": body.decode(), "delivery": None}
+    state.webhooks.append(result)
     if webhook_url:
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session, \
@@ -259,6 +267,134 @@ async def expire_link(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+# --- refunds ------------------------------------------------------------------------------
+
+REFUND_OUTCOMES = ("processed", "failed")
+
+
+def _refundable(payment: dict) -> int:
+    return payment["amount"] - payment.get("amount_refunded", 0)
+
+
+async def create_refund(request: web.Request) -> web.Response:
+    """POST /payments/{id}/refund: Razorpay refunds only a captured payment, up to what is left of it."""
+    state = request.app[SANDBOX]
+    payment = state.payments.get(request.match_info["payment_id"])
+    if not payment:
+        return razorpay_error(400, "The id provided does not exist", "id")
+    data = await json_object(request)
+    if data is None:
+        return razorpay_error(400, "The request body must be a JSON object")
+    if payment["status"] not in ("captured", "refunded"):
+        return razorpay_error(400, "The payment has not been captured, so it cannot be refunded", "payment_id")
+    amount = data.get("amount", _refundable(payment))
+    if not is_int(amount) or amount < 100:
+        return razorpay_error(400, "The amount must be atleast INR 1.00", "amount")
+    if amount > _refundable(payment):
+        return razorpay_error(400, "The refund amount provided is greater than amount captured", "amount")
+    if data.get("speed", "normal") not in ("normal", "optimum"):
+        return razorpay_error(400, "The selected speed is invalid.", "speed")
+    if not isinstance(data.get("notes", {}), dict):
+        return razorpay_error(400, "The notes field must be an object", "notes")
+    problem = _long_text_problem(data, "receipt", "receipt")
+    if problem:
+        return problem
+    refund = {"id": random_id("rfnd_"), "entity": "refund", "amount": amount, "currency": payment["currency"],
+              "payment_id": payment["id"], "notes": data.get("notes") or [], "receipt": data.get("receipt"),
+              "acquirer_data": {"arn": None}, "created_at": unix_now(), "batch_id": None, "status": "pending",
+              "speed_processed": "normal", "speed_requested": data.get("speed", "normal")}
+    state.refunds[refund["id"]] = refund
+    _count_refund(payment, amount)
+    behaviour = state.refund_behaviour
+    task = asyncio.get_running_loop().create_task(_announce_refund(state, refund, behaviour))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+    return web.json_response(refund)
+
+
+def _count_refund(payment: dict, amount: int) -> None:
+    payment["amount_refunded"] = payment.get("amount_refunded", 0) + amount
+    full = payment["amount_refunded"] >= payment["amount"]
+    payment["refund_status"] = "full" if full else ("partial" if payment["amount_refunded"] else None)
+    payment["status"] = "refunded" if full else "captured"
+
+
+def _refund_entities(state: SandboxState, refund: dict) -> dict:
+    return {"refund": refund, "payment": state.payments[refund["payment_id"]]}
+
+
+async def _announce_refund(state: SandboxState, refund: dict, behaviour: RefundBehaviour) -> None:
+    """refund.created now; then, unless the refund is left pending, its settlement after the delay."""
+    await deliver_webhook(state, "refund.created", _refund_entities(state, refund), behaviour.webhook_url)
+    if behaviour.outcome not in REFUND_OUTCOMES:
+        return
+    await asyncio.sleep(behaviour.delay)
+    await settle_refund(state, refund, behaviour.outcome, behaviour.webhook_url)
+
+
+async def settle_refund(state: SandboxState, refund: dict, outcome: str, webhook_url: str | None) -> dict:
+    refund["status"] = outcome
+    if outcome == "failed":
+        _count_refund(state.payments[refund["payment_id"]], -refund["amount"])
+    return await deliver_webhook(state, f"refund.{outcome}", _refund_entities(state, refund), webhook_url)
+
+
+async def payment_refunds(request: web.Request) -> web.Response:
+    """GET /payments/{id}/refunds[?count=&skip=]: newest first, as Razorpay lists them."""
+    state = request.app[SANDBOX]
+    payment_id = request.match_info["payment_id"]
+    if payment_id not in state.payments:
+        return razorpay_error(400, "The id provided does not exist", "id")
+    try:
+        count, skip = int(request.query.get("count", 10)), int(request.query.get("skip", 0))
+    except ValueError:
+        return razorpay_error(400, "The count and skip must be integers", "count")
+    if not 1 <= count <= 100 or skip < 0:
+        return razorpay_error(400, "The count must be between 1 and 100", "count")
+    items = sorted((r for r in state.refunds.values() if r["payment_id"] == payment_id),
+                   key=lambda r: r["created_at"], reverse=True)[skip:skip + count]
+    return web.json_response({"entity": "collection", "count": len(items), "items": items})
+
+
+async def fetch_refund(request: web.Request) -> web.Response:
+    refund = request.app[SANDBOX].refunds.get(request.match_info["refund_id"])
+    if not refund:
+        return razorpay_error(400, "The id provided does not exist", "id")
+    return web.json_response(refund)
+
+
+async def set_refund_behaviour(request: web.Request) -> web.Response:
+    data = await json_object(request) or {}
+    outcome, delay, webhook_url = data.get("outcome", "processed"), data.get("delay", 0), data.get("webhookUrl")
+    if outcome not in (*REFUND_OUTCOMES, "pending"):
+        return control_error("outcome must be processed, failed or pending")
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 600:
+        return control_error("delay must be between 0 and 600 seconds")
+    if webhook_url is not None and not isinstance(webhook_url, str):
+        return control_error("webhookUrl must be a URL")
+    request.app[SANDBOX].refund_behaviour = RefundBehaviour(outcome, float(delay), webhook_url)
+    return web.json_response({"outcome": outcome, "delay": delay, "webhookUrl": webhook_url})
+
+
+async def settle_refund_now(request: web.Request) -> web.Response:
+    state = request.app[SANDBOX]
+    data = await json_object(request) or {}
+    refund = find_entity(state.refunds, data.get("refundId"))
+    if not refund:
+        return control_error("no such refund", 404)
+    if data.get("outcome") not in REFUND_OUTCOMES:
+        return control_error("outcome must be processed or failed")
+    if refund["status"] != "pending":
+        return control_error(f"refund is {refund['status']}", 409)
+    return web.json_response(await settle_refund(state, refund, data["outcome"], data.get("webhookUrl")))
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    event = request.query.get("event")
+    built = [w for w in request.app[SANDBOX].webhooks if event is None or w["event"] == event]
+    return web.json_response({"webhooks": built})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/orders", create_order)
     app.router.add_get(f"{PREFIX}/orders", list_orders)
@@ -268,3 +404,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/payment_links", list_payment_links)
     app.router.add_get(f"{PREFIX}/payment_links/{{link_id}}", fetch_payment_link)
     app.router.add_post(f"{PREFIX}/payment_links/{{link_id}}/cancel", cancel_payment_link)
+    app.router.add_post(f"{PREFIX}/payments/{{payment_id}}/refund", create_refund)
+    app.router.add_get(f"{PREFIX}/payments/{{payment_id}}/refunds", payment_refunds)
+    app.router.add_get(f"{PREFIX}/refunds/{{refund_id}}", fetch_refund)

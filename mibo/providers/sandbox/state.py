@@ -23,6 +23,18 @@ class Fault:
     remaining: int
     delay: float
     path: str
+    method: str = ""  # "" for any
+
+
+@dataclass
+class RefundBehaviour:
+    """What the fake Razorpay does with each new refund: settle it `delay` seconds after making it
+    ("processed" or "failed"), or leave it pending until /_sandbox/razorpay/settle-refund; its
+    webhooks go to `webhook_url` (when set)."""
+
+    outcome: str = "processed"
+    delay: float = 0.0
+    webhook_url: str | None = None
 
 
 @dataclass
@@ -34,13 +46,17 @@ class SandboxState:
     orders: dict[str, dict] = field(default_factory=dict)
     payments: dict[str, dict] = field(default_factory=dict)
     links: dict[str, dict] = field(default_factory=dict)
+    refunds: dict[str, dict] = field(default_factory=dict)
+    refund_behaviour: RefundBehaviour = field(default_factory=RefundBehaviour)
+    webhooks: list[dict] = field(default_factory=list)  # every webhook built, delivered or not
+    tasks: set = field(default_factory=set)  # webhooks still to be sent
     tokens: set[str] = field(default_factory=set)
     events: dict[tuple[str, str], dict] = field(default_factory=dict)
     conferences: dict[str, dict] = field(default_factory=dict)
 
-    def take_fault(self, provider: str, path: str) -> Fault | None:
+    def take_fault(self, provider: str, path: str, method: str) -> Fault | None:
         for fault in self.faults:
-            if fault.provider == provider and path.startswith(fault.path):
+            if fault.provider == provider and path.startswith(fault.path) and fault.method in ("", method):
                 fault.remaining -= 1
                 if not fault.remaining:
                     self.faults.remove(fault)
