@@ -87,6 +87,7 @@ async def test_cancelling_a_paid_appointment_refunds_it_once_and_tells_the_patie
     desk, appointment, payment = await paid_and_confirmed(api, factory, sandbox, worker)
     await cancelled_and_processed(api, factory, worker, desk, appointment)
     [made] = sandbox.state.refunds.values()
+    made_refund_id = await value(factory, "SELECT id FROM refunds")
     assert (made["payment_id"], made["amount"], made["status"]) == (payment["id"], FEE * 100, "processed")
     assert await rows(factory, "SELECT status, amount_paise, razorpay_refund_id, attempts FROM refunds") == [
         ("PROCESSED", FEE * 100, made["id"], 1)]
@@ -100,6 +101,9 @@ async def test_cancelling_a_paid_appointment_refunds_it_once_and_tells_the_patie
     assert message["phone"] == appointment["patient"]["phone"].removeprefix("+")
     assert await refund_posts(sandbox) == [200]
     assert await value(factory, "SELECT count(*) FROM notification_logs WHERE kind = 'REFUND'") == 1
+    # ...and once on their dashboard, with the refund it is about.
+    assert await rows(factory, "SELECT kind, metadata->>'refund_id' FROM patient_notifications"
+                               " WHERE kind = 'REFUND_INITIATED'") == [("REFUND_INITIATED", str(made_refund_id))]
 
 
 async def test_a_server_error_then_success_makes_one_refund_with_both_attempts_on_record(api, factory, sandbox,

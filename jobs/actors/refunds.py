@@ -18,6 +18,7 @@ Whichever of them sees Razorpay take a refund on first tells the patient, once
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from jobs import context
 from jobs.broker import actor
@@ -25,7 +26,7 @@ from jobs.options import MINUTE, NotYet, options
 from mibo.core import db, outbox
 from mibo.core.config import Settings
 from mibo.core.logs import log_event
-from mibo.domain import messages, notifications
+from mibo.domain import messages, notifications, patient_notifications
 from mibo.domain import refunds as rules
 from mibo.domain.appointments import PEOPLE_JOINS
 from mibo.providers.errors import ProviderError
@@ -39,7 +40,7 @@ UNMATCHED = "UNMATCHED"
 UNCHANGED = "UNCHANGED"
 
 REFUND_WITH_PEOPLE = f"""
-SELECT r.id, r.amount_paise, p.appointment_id, a.scheduled_start_at, c.name AS centre_name, c.timezone,
+SELECT r.id, r.payment_id, r.amount_paise, p.appointment_id, a.scheduled_start_at, c.name AS centre_name, c.timezone,
        pu.id AS patient_user_id, pu.full_name AS patient_name, pu.phone AS patient_phone,
        cu.full_name AS clinician_name
 FROM refunds r
@@ -57,13 +58,17 @@ def retry_grace(settings: Settings) -> float:
 
 
 async def queue_patient_refund_notice(cur, refund_id: int) -> None:
-    """Razorpay took the refund on: tell the patient (WhatsApp), once per refund.
+    """Razorpay took the refund on: tell the patient (WhatsApp and their dashboard), once per refund.
 
     The one place where the patient hears of a refund; any other channel of the same news
     belongs here too, in this transaction.
     """
     row = await db.fetch_one(cur, REFUND_WITH_PEOPLE, (refund_id,))
-    message = row and messages.refund_message(row)
+    if row is None:
+        return
+    await patient_notifications.refund_initiated(cur, refund_id, row["payment_id"],
+                                                 Decimal(row["amount_paise"]) / 100)
+    message = messages.refund_message(row)
     if message is None:
         return
     notification_id = await notifications.add(cur, **message)

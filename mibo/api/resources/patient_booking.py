@@ -16,12 +16,13 @@ from mibo.api.keys import ACTOR, DB, SETTINGS
 from mibo.api.resources.appointments import present
 from mibo.core import db
 from mibo.domain import appointments, web_booking
-from schemas.appointments import AppointmentSchema
+from schemas.appointments import AppointmentSchema, CancelledAppointmentSchema
 from schemas.base import PageQuerySchema
 from schemas.patient_booking import BookingSchema, CreateBookingSchema, PatientCancelSchema
 
 TAGS = ("Patient website",)
 DEFAULT_REASON = "Cancelled by the patient"
+_cancelled_schema = CancelledAppointmentSchema()
 
 
 @patient
@@ -63,15 +64,18 @@ async def get_booking(request: web.Request) -> web.Response:
 
 @patient
 @documented("Cancel one of the signed-in patient's appointments, up to the cut-off before it", tags=TAGS,
-            body=PatientCancelSchema, body_optional=True, response=AppointmentSchema, errors=(404, 422))
+            body=PatientCancelSchema, body_optional=True, response=CancelledAppointmentSchema, errors=(404, 422),
+            description="Before the cut-off what was paid through Razorpay is refunded in full; `refund` says how "
+                        "much and when. After it the site is told to call the centre (422).")
 async def cancel_booking(request: web.Request) -> web.Response:
     appointment_id = path_id(request)
     body = await read_json(request, PatientCancelSchema()) if request.body_exists else load(PatientCancelSchema(), {})
     async with db.transaction(request.app[DB]) as cur:
-        await appointments.cancel_by_patient(cur, request[ACTOR], appointment_id, body.get("reason") or DEFAULT_REASON,
-                                             appointments.utc_now(), request.app[SETTINGS].patient_cancel_cutoff_hours)
-        row = await appointments.appointment(cur, appointment_id)
-    return ok(present(row))
+        cancelled = await appointments.cancel_by_patient(
+            cur, request[ACTOR], appointment_id, body.get("reason") or DEFAULT_REASON, appointments.utc_now(),
+            request.app[SETTINGS].patient_cancel_cutoff_hours)
+        row = {**await appointments.appointment(cur, appointment_id), "refund": cancelled["refund"]}
+    return ok(_cancelled_schema.dump(row))
 
 
 def setup_routes(app: web.Application) -> None:
