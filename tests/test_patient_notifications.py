@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 import jobs.context
+from jobs.actors import appointments as appointment_actors
 from jobs.actors import notifications as notification_actors
 from jobs.actors import payments as payment_actors
 from mibo.core import db
@@ -109,8 +110,12 @@ async def test_a_cancellation_by_a_clinician_block_is_told_as_such(client, facto
     assert resp.status == 201, body
     block_id = body["data"]["id"]
     assert await rows(factory, "SELECT status, cancelled_by_block_id FROM appointments") == [("CANCELLED", block_id)]
+    # The chain as the worker runs it: the cancellation's step queues the message step, run here twice.
+    await inspect.unwrap(appointment_actors.appointment_cancelled.fn)(appt)
+    (step,) = await rows(factory, "SELECT args FROM outbox WHERE actor_name = 'notify_appointment'")
+    assert step == ([appt, messages.CANCELLED],)
     for _ in range(2):
-        await notify(appt, messages.CANCELLED)
+        await notify(*step[0])
     ((kind, title, message, metadata, event_key),) = await rows(
         factory, "SELECT kind, title, message, metadata, event_key FROM patient_notifications")
     assert (kind, title) == ("APPOINTMENT_BLOCKED", "Appointment cancelled: clinician unavailable")

@@ -1,6 +1,7 @@
 """The API against its own OpenAPI document, fuzzed by schemathesis: every operation, as ADMIN and as
-a FRONT_DESK user, with a few generated requests each. Every answer must be no server error, have a
-documented status code and content type, and match the documented response schema.
+a FRONT_DESK user, and the patient website's own (/api/patient/) as a patient, with a few generated
+requests each. Every answer must be no server error, have a documented status code and content
+type, and match the documented response schema.
 
 schemathesis calls over HTTP with requests (synchronously), so the API and the provider sandbox run
 on an event loop of their own in a thread, on free ports, against the test database. Each call gets
@@ -123,10 +124,19 @@ def build_world(settings) -> dict[str, int]:
     patient_user = execute(settings, "INSERT INTO users (phone, full_name, user_type) VALUES ('+919800000099',"
                                      " 'Fuzz Patient', 'PATIENT') RETURNING id")[0]
     patient = execute(settings, "INSERT INTO patient_profiles (user_id) VALUES (%s) RETURNING id", (patient_user,))[0]
-    execute(settings, "INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type,"
-                      " scheduled_start_at, scheduled_end_at, duration_minutes, status, source)"
-                      " VALUES (%s, %s, %s, 'IN_PERSON', now() + interval '3 days', now() + interval '3 days 30 min',"
-                      " 30, 'BOOKED', 'ADMIN_FRONT_DESK')", (patient, clinician, centre))
+    world["PATIENT"] = patient_user
+    appointment = execute(settings, "INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type,"
+                          " scheduled_start_at, scheduled_end_at, duration_minutes, status, source)"
+                          " VALUES (%s, %s, %s, 'IN_PERSON', now() + interval '3 days',"
+                          " now() + interval '3 days 30 min', 30, 'BOOKED', 'ADMIN_FRONT_DESK') RETURNING id",
+                          (patient, clinician, centre))[0]
+    # What the patient's own pages list: a payment and two notifications (one about no appointment).
+    execute(settings, "INSERT INTO payments (patient_id, appointment_id, amount, status)"
+                      " VALUES (%s, %s, 1000, 'FAILED')", (patient, appointment))
+    for key, about in (("fuzz:1", appointment), ("fuzz:2", None)):
+        execute(settings, "INSERT INTO patient_notifications (patient_id, kind, title, message, appointment_id,"
+                          " event_key) VALUES (%s, 'APPOINTMENT_BOOKED', 'Booked', 'Your appointment is booked.',"
+                          " %s, %s)", (patient, about, key))
     return world
 
 
@@ -151,23 +161,29 @@ def served(settings, migrated):
         empty_everything(settings, migrated)
 
 
-def fresh_token(api: ServedApi, user_id: int) -> str:
-    session = execute(api.settings, "INSERT INTO auth_sessions (user_id, refresh_token_hash, expires_at)"
-                                    " VALUES (%s, 'fuzz', now() + interval '1 hour') RETURNING id", (user_id,))[0]
-    return tokens.access_token(api.settings, user_id, session)
+def fresh_token(api: ServedApi, user_id: int, audience: str = tokens.STAFF) -> str:
+    session = execute(api.settings, "INSERT INTO auth_sessions (user_id, audience, refresh_token_hash, expires_at)"
+                                    " VALUES (%s, %s, 'fuzz', now() + interval '1 hour') RETURNING id",
+                      (user_id, audience))[0]
+    return tokens.access_token(api.settings, user_id, session, audience)
 
 
 FUZZ = hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
                            suppress_health_check=list(hypothesis.HealthCheck), phases=[hypothesis.Phase.generate])
 
 
-def fuzz_every_operation(served, role: str) -> None:
-    """Each operation of the served document in turn; the failures of all of them reported together."""
+def fuzz_every_operation(served, role: str, audience: str = tokens.STAFF, prefix: str = "/api/",
+                         at_least: int = 60, generated_tokens: bool = True) -> None:
+    """Each operation of the served document under `prefix` in turn; the failures of all of them
+    reported together. schemathesis puts a generated Authorization header on most cases; with
+    `generated_tokens` false every call carries the caller's own token instead."""
     api, world = served
     document = schemathesis.openapi.from_url(f"{api.base_url}/api/openapi.json")
     failures, operations = [], 0
     for result in document.get_all_operations():
         operation = result.ok()
+        if not operation.path.startswith(prefix):
+            continue
         operations += 1
 
         @FUZZ
@@ -176,7 +192,9 @@ def fuzz_every_operation(served, role: str) -> None:
             # Reactivate the caller if an earlier request deactivated them (DELETE /api/users/{id}).
             execute(api.settings, "UPDATE users SET is_active = TRUE WHERE id = %s AND NOT is_active",
                     (world[role],))
-            headers = {"Authorization": f"Bearer {fresh_token(api, world[role])}"}
+            headers = {"Authorization": f"Bearer {fresh_token(api, world[role], audience)}"}
+            if not generated_tokens and case.headers:
+                case.headers.pop("Authorization", None)
             if case.headers and "Authorization" in case.headers:
                 headers = {}  # the generated request tests an Authorization header of its own
             case.call_and_validate(base_url=api.base_url, headers=headers, checks=CHECKS, timeout=30)
@@ -185,7 +203,7 @@ def fuzz_every_operation(served, role: str) -> None:
             run()
         except Exception as exc:  # noqa: BLE001 - every operation's failure is collected, then reported
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
-    assert operations >= 60
+    assert operations >= at_least
     assert not failures, f"{len(failures)} of {operations} operations failed:\n" + "\n\n".join(failures)
 
 
@@ -195,3 +213,7 @@ def test_every_operation_as_admin(served):
 
 def test_every_operation_as_front_desk(served):
     fuzz_every_operation(served, "FRONT_DESK")
+
+
+def test_the_patient_websites_own_operations_as_a_patient(served):
+    fuzz_every_operation(served, "PATIENT", tokens.PATIENT, "/api/patient/", at_least=8, generated_tokens=False)

@@ -179,9 +179,9 @@ async def refund_initiated(cur, refund_id: int, payment_id: int, amount: Decimal
     if row["appointment_id"] is not None:
         when = messages.local_when(row["scheduled_start_at"], row["timezone"])
         text = (f"A refund of {money} for your appointment with {row['clinician_name']} on {when} has been "
-                "initiated. It usually reaches your account in 5-7 working days.")
+                "initiated to the account you paid from.")
     else:
-        text = f"A refund of {money} has been initiated. It usually reaches your account in 5-7 working days."
+        text = f"A refund of {money} has been initiated to the account you paid from."
     return await add(cur, patient_id=row["patient_id"], kind=REFUND_INITIATED, title=TITLES[REFUND_INITIATED],
                      message=text, appointment_id=row["appointment_id"],
                      metadata={"refund_id": refund_id, "payment_id": payment_id, "amount": float(amount),

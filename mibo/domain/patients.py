@@ -26,6 +26,9 @@ in their care; they then read all of the patient's notes, as continuity of care 
 to an appointment must be an appointment of this patient (and, for a CLINICIAN, their own); it
 takes that appointment's centre.
 
+A patient signed in on the website reads and changes their own record (`own_record`, `update_own`):
+their name, e-mail, date of birth and gender only, through the same write and audit as the desk's.
+
 Every read of the detail, the appointments or the notes, every look-up and every change writes an
 audit row in the same transaction.
 """
