@@ -18,6 +18,7 @@ from mibo.api.resources import (
     notifications,
     patient_auth,
     patient_booking,
+    patient_payments,
     patients,
     payments,
     public_catalogue,
@@ -39,6 +40,7 @@ def setup_routes(app: web.Application) -> None:
     patients.setup_routes(app)
     audit.setup_routes(app)
     payments.setup_routes(app)
+    patient_payments.setup_routes(app)
     appointments.setup_routes(app)
     patient_booking.setup_routes(app)
     blocks.setup_routes(app)
