@@ -178,3 +178,17 @@ async def test_w19_cancel_and_error_messages(api, factory, otp_sender):
     assert again.status == 422
     typed(body, {"success": bool, "message": str, "error": dict})
     typed(body["error"], {"message": str})
+
+
+async def test_w7_centre_without_a_token(api, factory):
+    centre = await factory.centre(name="Mibo Test Centre")
+    data = await ok(await api.get(f"/api/centres/{centre}", headers=WEBSITE))
+    assert data == {"id": centre, "name": "Mibo Test Centre", "city": "bangalore", "address_line_1": "1 Test Road",
+                    "address_line_2": None, "pincode": "560001", "contact_phone": "+918000000000", "is_active": True}
+    # With a token it is the staff route it always was; a foreign or bad token is still refused.
+    admin = await factory.staff("ADMIN")
+    staff = await ok(await api.get(f"/api/centres/{centre}", headers=admin.headers))
+    assert staff["addressLine1"] == "1 Test Road" and "timezone" in staff
+    assert (await api.get(f"/api/centres/{centre}", headers={"Authorization": "Bearer nonsense"})).status == 401
+    await factory.fetchone("UPDATE centres SET is_active = FALSE WHERE id = %s RETURNING id", (centre,))
+    assert (await api.get(f"/api/centres/{centre}")).status == 404
