@@ -190,5 +190,6 @@ async def test_w7_centre_without_a_token(api, factory):
     staff = await ok(await api.get(f"/api/centres/{centre}", headers=admin.headers))
     assert staff["addressLine1"] == "1 Test Road" and "timezone" in staff
     assert (await api.get(f"/api/centres/{centre}", headers={"Authorization": "Bearer nonsense"})).status == 401
-    await factory.fetchone("UPDATE centres SET is_active = FALSE WHERE id = %s RETURNING id", (centre,))
-    assert (await api.get(f"/api/centres/{centre}")).status == 404
+    closed = await factory.centre()
+    await factory.fetchone("UPDATE centres SET is_active = FALSE WHERE id = %s RETURNING id", (closed,))
+    assert (await api.get(f"/api/centres/{closed}")).status == 404

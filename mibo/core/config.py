@@ -105,6 +105,7 @@ class Settings:
     registration_fee: int = 100
     unpaid_hold_minutes: int = 15
     patient_cancel_cutoff_hours: int = 24
+    public_cache_seconds: int = 10  # how long each API process keeps the website's public catalogue
     # Background jobs.
     otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
     principal_cache_seconds: int = 60
@@ -275,6 +276,7 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "REGISTRATION_FEE": ("registration_fee", _int(0, 100_000)),
     "UNPAID_HOLD_MINUTES": ("unpaid_hold_minutes", _int(1, 1440)),
     "PATIENT_CANCEL_CUTOFF_HOURS": ("patient_cancel_cutoff_hours", _int(0, 720)),
+    "PUBLIC_CACHE_SECONDS": ("public_cache_seconds", _int(0, 3600)),
     "OTP_CHANNEL": ("otp_channel", _choice("whatsapp", "console")),
     # How long an API process may keep a session's actor (mibo/principals.py; 0: off).
     # Changes reach every process at once through LISTEN/NOTIFY; this is only a backstop.

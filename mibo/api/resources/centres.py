@@ -6,8 +6,9 @@ from aiohttp import web
 
 from mibo.api.access import requires
 from mibo.api.apidoc import documented
-from mibo.api.http import ok, ok_cached, ok_page, path_id, read_json, read_query
+from mibo.api.http import ok, ok_page, path_id, read_json, read_query
 from mibo.api.keys import ACTOR, DB, SETTINGS
+from mibo.api.public_answers import cached
 from mibo.api.resources.public_catalogue import CATALOGUE_CACHE
 from mibo.core import db
 from mibo.domain import catalogue, centres
@@ -35,9 +36,13 @@ async def list_centres(request: web.Request) -> web.Response:
                         "id, name, city, address_line_1, address_line_2, pincode, contact_phone, is_active.")
 async def get_centre(request: web.Request) -> web.Response:
     centre_id = path_id(request)
+    if ACTOR not in request:
+        async def build():
+            async with db.connection(request.app[DB]) as cur:
+                return _public_schema.dump(await catalogue.centre(cur, centre_id))
+
+        return await cached(request, build, CATALOGUE_CACHE)
     async with db.connection(request.app[DB]) as cur:
-        if ACTOR not in request:
-            return ok_cached(request, _public_schema.dump(await catalogue.centre(cur, centre_id)), CATALOGUE_CACHE)
         return ok(_schema.dump(await centres.visible_centre(cur, request[ACTOR], centre_id)))
 
 
