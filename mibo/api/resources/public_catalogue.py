@@ -33,15 +33,18 @@ CATALOGUE_CACHE = "public, max-age=300"
 SLOTS_CACHE = "no-cache"
 
 _clinician_schema = PublicClinicianSchema()
+_clinicians_query = PublicCliniciansQuerySchema()
+_dates_query = DatesWithSlotsQuerySchema()
+_day_query = AvailableSlotsQuerySchema()
 
 
 @public
 @documented("The bookable clinicians, public fields only", tags=TAGS, query=PublicCliniciansQuerySchema,
             response=PublicClinicianSchema, many=True, cached=True)
 async def list_clinicians(request: web.Request) -> web.Response:
-    query = read_query(request, PublicCliniciansQuerySchema())
-
     async def build():
+        # Read only when building: an answer kept for this path and query was built from a valid one.
+        query = read_query(request, _clinicians_query)
         if not query.get("is_active", True):
             return []
         async with db.connection(request.app[DB]) as cur:
@@ -67,7 +70,7 @@ async def get_clinician(request: web.Request) -> web.Response:
 @documented("The dates of a range (at most 60 days) with a free slot, and how many", tags=TAGS,
             query=DatesWithSlotsQuerySchema, response=DateSlotCountSchema, many=True, errors=(404,), cached=True)
 async def dates_with_slots(request: web.Request) -> web.Response:
-    query = read_query(request, DatesWithSlotsQuerySchema())
+    query = read_query(request, _dates_query)
     now = appointments.utc_now()
     async with db.connection(request.app[DB]) as cur:
         _, schedule = await appointments.public_slots(cur, query["clinician_id"], query["centre_id"],
@@ -81,7 +84,7 @@ async def dates_with_slots(request: web.Request) -> web.Response:
 @documented("A date's slots at a centre, as wall-clock times there, and whether each is free", tags=TAGS,
             query=AvailableSlotsQuerySchema, response=AvailableSlotsSchema, errors=(404,), cached=True)
 async def available_slots(request: web.Request) -> web.Response:
-    query = read_query(request, AvailableSlotsQuerySchema())
+    query = read_query(request, _day_query)
     day, now = query["date"], appointments.utc_now()
     async with db.connection(request.app[DB]) as cur:
         _, schedule = await appointments.public_slots(cur, query["clinician_id"], query["centre_id"], day, day, now)
