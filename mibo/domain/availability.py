@@ -183,6 +183,14 @@ def _grid(day: dt.date, rule: Rule) -> Iterable[tuple[dt.time, dt.datetime, dt.d
     step = dt.timedelta(minutes=rule.slot_minutes)
     wall = dt.datetime.combine(day, rule.start)
     window_end = dt.datetime.combine(day, rule.end)
+    first = wall_to_instant(day, rule.start, rule.zone)
+    if first is not None and wall.replace(tzinfo=rule.zone).utcoffset() == window_end.replace(
+            tzinfo=rule.zone).utcoffset():
+        # No clock change inside the window (the usual day): each slot is the first plus whole steps.
+        while wall + step <= window_end:
+            yield wall.time(), first, first + step
+            wall, first = wall + step, first + step
+        return
     while wall + step <= window_end:
         start = wall_to_instant(day, wall.time(), rule.zone)
         if start is not None:
