@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -31,25 +30,13 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_wrk, free_port, wait_up  # noqa: E402
+from bench.common import ensure_wrk, free_port, start_bare_server, wait_up, wrk  # noqa: E402
 from mibo.core.migrate import ensure_database, migrate  # noqa: E402
 from mibo.core.passwords import hash_password_sync  # noqa: E402
 from mibo.core.tokens import token_hash  # noqa: E402
 
 DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/mibo_bench")
 PASSWORD = "Bench-Password-1"
-
-BARE_SERVER = """
-import sys
-from aiohttp import web
-BODY = sys.argv[2].encode()
-async def handler(request):
-    return web.Response(body=BODY, content_type="application/json")
-app = web.Application()
-app.router.add_get("/api/auth/me", handler)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
-
 
 def prepare_database() -> None:
     ensure_database(DSN)
@@ -108,17 +95,6 @@ async def health_under_logins(base: str, seconds: float) -> dict:
     }
 
 
-def wrk(url: str, seconds: int, token: str | None = None) -> float:
-    cmd = ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", url]
-    if token:
-        cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non_2xx:
-        raise RuntimeError(f"{url}: {non_2xx.group(1)} failed responses")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-
 async def revocation_lag(base: str, sessions: int = 30) -> dict:
     """Revoke cached sessions from outside the API; time until each token is refused."""
     lags, stale = [], 0
@@ -169,9 +145,9 @@ async def main(seconds: int) -> None:
                 token = (await resp.json())["data"]["accessToken"]
             async with session.get(f"{base}/api/auth/me", headers={"Authorization": f"Bearer {token}"}) as resp:
                 me_body = json.dumps(await resp.json(), separators=(",", ":"))
-        bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(bare_port), me_body])
+        bare = start_bare_server(bare_port, "/api/auth/me", me_body)
         await wait_up(f"http://127.0.0.1:{bare_port}/api/auth/me")
-        me_rps = wrk(f"{base}/api/auth/me", seconds, token)
+        me_rps = wrk(f"{base}/api/auth/me", seconds, {"Authorization": f"Bearer {token}"})
         bare_rps = wrk(f"http://127.0.0.1:{bare_port}/api/auth/me", seconds)
         lag = await revocation_lag(base)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,35 @@ import sys
 from pathlib import Path
 
 import aiohttp
+
+# A bare aiohttp server answering GET <path> with a fixed JSON body: the ceiling a route of ours is
+# compared with. argv: port, path, body.
+BARE_SERVER = """
+import sys
+from aiohttp import web
+BODY = sys.argv[3].encode()
+async def handler(request):
+    return web.Response(body=BODY, content_type="application/json")
+app = web.Application()
+app.router.add_get(sys.argv[2], handler)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+def start_bare_server(port: int, path: str, body: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port), path, body])
+
+
+def wrk(url: str, seconds: int, headers: dict[str, str] | None = None, connections: int = 32) -> float:
+    """Requests/s of GET `url` under wrk (one thread, `connections` connections); any non-2xx/3xx fails."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        raise RuntimeError(f"{url}: {non_2xx.group(1)} failed responses")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ processes running at once, or one restarting mid-run, enqueue each piece of work
                        tomorrow in its centre's zone, from 09:00 local time on the day before
     notification retry every minute: FAILED messages whose next_attempt_at has come, once per attempt
     cleanup            hourly: jobs.actors.maintenance.purge_expired (expired OTPs, dead sessions, old outbox rows)
+    unpaid holds       every minute: jobs.actors.maintenance.release_unpaid_holds (website bookings not paid in time)
     outbox sweep       every 10 s: publish what the API's relay left behind (Redis down, crash), steps
                        whose lease ran out, and every open step when Redis lost its messages
     repair sweeps      jobs.sweeps: stuck messages every minute; appointments without their messages or
@@ -94,6 +95,10 @@ async def enqueue_purge(pool, now: datetime) -> int:
     return await enqueue_once_per_slot(pool, names.PURGE_EXPIRED, now, 60)
 
 
+async def enqueue_hold_release(pool, now: datetime) -> int:
+    return await enqueue_once_per_slot(pool, names.RELEASE_UNPAID_HOLDS, now, 1)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -134,6 +139,7 @@ def build_scheduler(pool, settings: config.Settings, publisher: Publisher, metri
     add("reminders", then_publish(lambda: enqueue_reminders(pool, _utcnow())), minutes=15)
     add("notification_retry", then_publish(lambda: enqueue_notification_retries(pool, settings)), minutes=1)
     add("cleanup", then_publish(lambda: enqueue_purge(pool, _utcnow())), hours=1)
+    add("unpaid_holds", then_publish(lambda: enqueue_hold_release(pool, _utcnow())), minutes=1)
     add("outbox_sweep", reported("outbox", lambda: sweeps.outbox_steps(pool, publisher)), seconds=10)
     add("notification_sweep", then_publish(reported("notifications", lambda: sweeps.notifications(pool, settings))),
         minutes=1)

@@ -6,7 +6,8 @@ from schemas.base import CamelSchema, PageQuerySchema
 
 NOTIFICATION_STATUSES = ("PENDING", "SENT", "FAILED", "SUPERSEDED")
 NOTIFICATION_KINDS = ("APPOINTMENT_BOOKED", "APPOINTMENT_CONFIRMED", "APPOINTMENT_RESCHEDULED",
-                      "APPOINTMENT_CANCELLED", "APPOINTMENT_REMINDER", "OTP", "PAYMENT_LINK", "REFUND")
+                      "APPOINTMENT_CANCELLED", "APPOINTMENT_REMINDER", "OTP", "PAYMENT_LINK", "REFUND",
+                      "PAYMENT_REFUND_DUE")
 
 class AppointmentRefSchema(CamelSchema):
     appointment_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**63 - 1))

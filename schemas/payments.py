@@ -26,6 +26,8 @@ class VerifyPaymentSchema(CamelSchema):
     razorpay_order_id = fields.String(required=True, validate=_RAZORPAY_ID)
     razorpay_payment_id = fields.String(required=True, validate=_RAZORPAY_ID)
     razorpay_signature = fields.String(required=True, validate=_SIGNATURE)
+    appointment_id = fields.Integer(strict=True, validate=_ID,
+                                    metadata={"description": "The appointment paid for (the website sends it)"})
 
 
 class DeskPaymentSchema(CamelSchema):
@@ -49,7 +51,10 @@ class OrderSchema(CamelSchema):
     amount = fields.Integer(metadata={"description": "In paise, as Razorpay Checkout wants it."})
     currency = fields.String()
     key_id = fields.String()
+    razorpay_key_id = fields.String(metadata={"description": "The same as keyId (the patient website reads this)"})
     payment_id = fields.Integer(metadata={"description": "Our payments row."})
+    registration_fee = fields.Float(metadata={"description": "Rupees of the amount that are the one-time "
+                                                             "registration fee (website checkouts only)"})
 
 
 class VerifyResultSchema(CamelSchema):
@@ -114,6 +119,7 @@ class PaymentSchema(CamelSchema):
     flag_reason = fields.String(allow_none=True)
     waived_amount = fields.Float(allow_none=True)
     waiver_reason = fields.String(allow_none=True)
+    registration_fee = fields.Float(metadata={"description": "The part of the amount that is the registration fee"})
     paid_at = fields.AwareDateTime(allow_none=True)
     expires_at = fields.AwareDateTime(allow_none=True)
     refund_status = fields.String(allow_none=True, validate=validate.OneOf(REFUND_STATUSES),

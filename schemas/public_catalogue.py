@@ -8,7 +8,7 @@ import datetime as dt
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.base import CamelSchema
+from schemas.base import CamelSchema, SnakeSchema
 
 # The website asks for the next 60 days at once.
 MAX_RANGE_DAYS = 60
@@ -37,6 +37,19 @@ class PublicClinicianSchema(CamelSchema):
     profile_picture_url = fields.String(allow_none=True)
     expertise = fields.Constant([], dump_only=True, metadata={"type": "array", "items": {"type": "string"}})
     languages = fields.Constant([], dump_only=True, metadata={"type": "array", "items": {"type": "string"}})
+    is_active = fields.Boolean()
+
+
+class PublicCentreSchema(SnakeSchema):
+    """A centre as the website reads it (snake_case)."""
+
+    id = fields.Integer()
+    name = fields.String()
+    city = fields.String()
+    address_line_1 = fields.String(attribute="address_line1", allow_none=True)
+    address_line_2 = fields.String(attribute="address_line2", allow_none=True)
+    pincode = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
     is_active = fields.Boolean()
 
 

@@ -379,7 +379,8 @@ def test_every_actor_has_bounded_retries_and_time_and_age_limits():
         assert not retry_when(0, ValueError("bug")), name
         assert not retry_when(0, ProviderError("gallabox", "bad request", 400, retryable=False)), name
         assert not retry_when(50, psycopg2.OperationalError("connection lost")), name
-        if name not in ("reconcile_payments", "purge_expired"):  # periodic: the next slot is its retry
+        # Periodic: the next slot is its retry.
+        if name not in ("reconcile_payments", "purge_expired", "release_unpaid_holds"):
             assert retry_when(0, ProviderError("gallabox", "unavailable", 503, retryable=True)), name
             assert retry_when(0, psycopg2.OperationalError("connection lost")), name
             # Out of time (a slow provider): the idempotent step is tried again, not dropped.

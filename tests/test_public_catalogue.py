@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from mibo.api.app import init_app
 from tests.scheduling_support import at, future_day, insert_appointment, make_clinic, set_clinician
 
 WEBSITE = "http://localhost:5173"
@@ -36,7 +37,8 @@ async def test_the_catalogue_lists_bookable_clinicians_with_public_fields_only(c
     assert (await client.get("/api/users/clinicians?isActive=false")).status == 200
 
 
-async def test_an_etag_answers_304_until_the_catalogue_changes(client, factory):
+async def test_an_etag_answers_304_until_the_catalogue_changes(client, factory, aiohttp_client, settings, pool,
+                                                                redis):
     clinic = await make_clinic(factory)
     first = await client.get("/api/users/clinicians")
     etag = first.headers["ETag"]
@@ -44,8 +46,13 @@ async def test_an_etag_answers_304_until_the_catalogue_changes(client, factory):
     assert same.status == 304 and await same.read() == b""
     assert same.headers["ETag"] == etag and same.headers["Access-Control-Allow-Origin"] == WEBSITE
     await set_clinician(factory, clinic.clinician_id, consultation_fee=1500)
-    changed = await client.get("/api/users/clinicians", headers={"If-None-Match": etag})
+    # Each process keeps the catalogue PUBLIC_CACHE_SECONDS (10): the change shows after that.
+    kept = await client.get("/api/users/clinicians", headers={"If-None-Match": etag})
+    assert kept.status == 304
+    uncached = await aiohttp_client(init_app(settings.replace(public_cache_seconds=0), pool=pool, redis=redis))
+    changed = await uncached.get("/api/users/clinicians", headers={"If-None-Match": etag})
     assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert (await changed.json())["data"][0]["consultationFee"] == 1500.0
 
 
 async def test_staff_user_routes_are_untouched_by_the_public_paths(client, factory):

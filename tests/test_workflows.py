@@ -244,8 +244,8 @@ async def test_scheduler_process_sweeps_and_reports_job_health(pool, factory, fl
             except aiohttp.ClientError:
                 return None
             # Every job has run once (each publishes what it queued before reporting success).
-            jobs = ("reminders", "notification_retry", "cleanup", "outbox_sweep", "notification_sweep",
-                    "appointment_sweep", "meet_link_sweep", "payment_sweep")
+            jobs = ("reminders", "notification_retry", "cleanup", "unpaid_holds", "outbox_sweep",
+                    "notification_sweep", "appointment_sweep", "meet_link_sweep", "payment_sweep")
             return text if all(f'job="{job}"' in text for job in jobs) else None
 
         text = await wait_for(scrape, timeout=20, what="the scheduler's metrics")

@@ -14,9 +14,11 @@ PUBLIC = "public"
 PATIENT_SELF = "patient-self"
 
 
-def requires(permission: str, *, service: bool = False, patients: bool = False):
+def requires(permission: str, *, service: bool = False, patients: bool = False, anonymous: bool = False):
     """Declare the permission a handler needs; checked by the auth middleware before it runs.
-    `patients`: a signed-in patient may call it too (for their own records: the rules scope them)."""
+    `patients`: a signed-in patient may call it too (for their own records: the rules scope them).
+    `anonymous`: a request with no Authorization header at all reaches the handler without an
+    actor, for a public answer of its own (a bad or foreign token is still refused)."""
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}")
 
@@ -24,6 +26,7 @@ def requires(permission: str, *, service: bool = False, patients: bool = False):
         handler.permission = permission
         handler.accepts_service_token = service
         handler.accepts_patients = patients
+        handler.anonymous = anonymous
         return handler
 
     return mark

@@ -19,6 +19,7 @@ from mibo.api.metrics import HttpMetrics, metrics_listener_ctx
 from mibo.api.middleware import auth_middleware, context_middleware, error_middleware
 from mibo.api.parse_errors import answer_parse_errors_as_json
 from mibo.api.principals import principals_ctx
+from mibo.api.public_answers import PUBLIC_ANSWERS, PublicAnswers
 from mibo.core import db
 from mibo.core.config import Settings
 from mibo.core.relay import Publisher, run_relay
@@ -81,6 +82,7 @@ def init_app(settings: Settings, *, pool=None, redis=None, otp_sender=None) -> w
     app[SETTINGS] = settings
     app[STARTED_AT] = time.monotonic()
     app[METRICS] = HttpMetrics.create()
+    app[PUBLIC_ANSWERS] = PublicAnswers(settings.public_cache_seconds)
     app[OTP_SENDER] = otp_sender or (
         WhatsAppOtpSender(settings, lambda: app[PUBLISHER]) if whatsapp_configured(settings)
         else ConsoleOtpSender(show_code=settings.is_development))

@@ -54,7 +54,7 @@ async def order_for_appointment(app: web.Application, actor: Actor, appointment_
     """The appointment's open checkout payment with its Razorpay order id (made if need be)."""
     pool = app[DB]
     async with db.transaction(pool) as cur:
-        attempt = await payments.checkout_attempt(cur, actor, appointment_id)
+        attempt = await payments.checkout_attempt(cur, actor, appointment_id, app[SETTINGS].registration_fee)
     mine = attempt.get("mine", False)
     while attempt["order_id"] is None:
         if not mine and attempt["order_lease_over"]:

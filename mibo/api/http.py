@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 from typing import Any
 
@@ -50,18 +49,6 @@ def ok(data: Any = None, status: int = 200, headers=None) -> web.Response:
     return web.Response(
         text=dumps({"success": True, "data": data}), status=status, content_type="application/json", headers=headers
     )
-
-
-def ok_cached(request: web.Request, data: Any, cache_control: str) -> web.Response:
-    """A success answer that browsers and proxies may keep (`cache_control`), with a strong ETag of
-    its body; a request whose If-None-Match names that ETag gets 304 and no body."""
-    text = dumps({"success": True, "data": data})
-    etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": cache_control}
-    wanted = request.headers.get("If-None-Match", "")
-    if wanted.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in wanted.split(",")):
-        return web.Response(status=304, headers=headers)
-    return web.Response(text=text, content_type="application/json", headers=headers)
 
 
 def ok_page(items: list, total: int, limit: int, offset: int) -> web.Response:

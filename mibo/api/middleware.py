@@ -156,6 +156,8 @@ async def auth_middleware(request: web.Request, handler):
         return await handler(request)  # CORS preflight handlers belong to aiohttp-cors
     if permission is None:
         raise ApiError.internal("This route has no permission declared")
+    if getattr(target, "anonymous", False) and "Authorization" not in request.headers:
+        return await handler(request)  # its public answer: no actor
     if permission == PATIENT_SELF:
         actor = await authenticate(request, (tokens.PATIENT,))
     else:

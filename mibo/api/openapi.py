@@ -174,6 +174,8 @@ def access(handler) -> str:
     text = f"Roles: {roles} (permission `{permission}`)."
     if getattr(handler, "accepts_patients", False):
         text += " Also a patient signed in on the website, for their own records."
+    if getattr(handler, "anonymous", False):
+        text += " Without an Authorization header: the public fields only (the patient website)."
     if getattr(handler, "accepts_service_token", False):
         text += " Also accepts the service token."
     return text
@@ -215,6 +217,8 @@ def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any
     }
     public_route = getattr(handler, "permission", None) == PUBLIC
     op["security"] = [] if public_route else [{BEARER: []}]
+    if getattr(handler, "anonymous", False):
+        op["security"].append({})  # the token is optional
     if getattr(handler, "accepts_service_token", False):
         op["security"].append({SERVICE: []})
     errors = set(doc.errors) if doc else set()

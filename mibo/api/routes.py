@@ -20,6 +20,7 @@ from mibo.api.resources import (
     patient_booking,
     patient_dashboard,
     patient_notifications,
+    patient_payments,
     patients,
     payments,
     public_catalogue,
@@ -41,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     patients.setup_routes(app)
     audit.setup_routes(app)
     payments.setup_routes(app)
+    patient_payments.setup_routes(app)
     appointments.setup_routes(app)
     patient_booking.setup_routes(app)
     blocks.setup_routes(app)

@@ -124,6 +124,7 @@ class Settings:
     razorpay_timeout: int = 15
     refund_reconcile_after_minutes: int = 30
     refund_waiting_alert: int = 2 * 86400
+    public_cache_seconds: int = 10  # how long each API process keeps the website's public catalogue
     # Background jobs.
     otp_channel: str = ""  # "whatsapp" or "console"; empty: WhatsApp when GALLABOX_BASE_URL is set
     principal_cache_seconds: int = 60
@@ -311,6 +312,7 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "REFUND_RECONCILE_AFTER_MINUTES": ("refund_reconcile_after_minutes", _int(1, 10080)),
     # Refunds not settled this long after they were asked for show in mibo_refunds_waiting_too_long.
     "REFUND_WAITING_ALERT": ("refund_waiting_alert", None),
+    "PUBLIC_CACHE_SECONDS": ("public_cache_seconds", _int(0, 3600)),
     "OTP_CHANNEL": ("otp_channel", _choice("whatsapp", "console")),
     # How long an API process may keep a session's actor (mibo/principals.py; 0: off).
     # Changes reach every process at once through LISTEN/NOTIFY; this is only a backstop.

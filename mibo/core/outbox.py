@@ -34,6 +34,8 @@ CREATE_MEET_LINK = "create_meet_link"  # args: [appointment_id, kind]
 SEND_OTP = "send_otp"  # args: [sealed_token]
 # Hourly housekeeping (jobs/actors/maintenance.py): expired OTPs, dead sessions, old outbox rows.
 PURGE_EXPIRED = "purge_expired"  # args: []
+# Every minute: cancel website bookings left unpaid past UNPAID_HOLD_MINUTES, freeing their slots.
+RELEASE_UNPAID_HOLDS = "release_unpaid_holds"  # args: []
 # Payments (jobs/actors/payments.py): one verified webhook event; a payment link to make and send;
 # one open payment to settle with Razorpay (after checkout verify, or left open too long); a payment link to close
 # because its appointment was paid another way or cancelled.
@@ -48,7 +50,7 @@ RECONCILE_REFUND = "reconcile_refund"  # args: [refund_id]
 
 ACTORS = frozenset({
     APPOINTMENT_BOOKED, APPOINTMENT_RESCHEDULED, APPOINTMENT_CANCELLED, APPOINTMENT_CONFIRMED, NOTIFY_APPOINTMENT,
-    SEND_NOTIFICATION, APPOINTMENT_REMINDER, CREATE_MEET_LINK, SEND_OTP, PURGE_EXPIRED,
+    SEND_NOTIFICATION, APPOINTMENT_REMINDER, CREATE_MEET_LINK, SEND_OTP, PURGE_EXPIRED, RELEASE_UNPAID_HOLDS,
     PROCESS_RAZORPAY_EVENT, CREATE_PAYMENT_LINK, RECONCILE_PAYMENT, CANCEL_PAYMENT_LINK, ISSUE_REFUND,
     RECONCILE_REFUND,
 })

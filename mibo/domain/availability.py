@@ -183,6 +183,14 @@ def _grid(day: dt.date, rule: Rule) -> Iterable[tuple[dt.time, dt.datetime, dt.d
     step = dt.timedelta(minutes=rule.slot_minutes)
     wall = dt.datetime.combine(day, rule.start)
     window_end = dt.datetime.combine(day, rule.end)
+    first = wall_to_instant(day, rule.start, rule.zone)
+    if first is not None and wall.replace(tzinfo=rule.zone).utcoffset() == window_end.replace(
+            tzinfo=rule.zone).utcoffset():
+        # No clock change inside the window (the usual day): each slot is the first plus whole steps.
+        while wall + step <= window_end:
+            yield wall.time(), first, first + step
+            wall, first = wall + step, first + step
+        return
     while wall + step <= window_end:
         start = wall_to_instant(day, wall.time(), rule.zone)
         if start is not None:
@@ -200,28 +208,37 @@ def _around(schedule: Schedule, day: dt.date) -> Schedule:
                     [b for b in schedule.blocks if b.start < hi and b.end > lo])
 
 
-def slots_for_day(
-    schedule: Schedule, day: dt.date, now: dt.datetime, centre_id: int | None = None
-) -> list[dict]:
-    """The slots of one local date (at one centre, or every centre of the rules), in time order."""
+def _day_slots(
+    schedule: Schedule, day: dt.date, now: dt.datetime, centre_id: int | None
+) -> Iterable[tuple[Rule, dt.time, dt.datetime, dt.datetime, list[str]]]:
+    """(rule, local start, start, end, obstacles) of each slot of one local date, unsorted: what
+    every view of the slots (the staff list, the website's day, its counts per date) is made of."""
     schedule = _around(schedule, day)
-    slots = []
     for rule in schedule.rules:
         if rule.day_of_week != day.weekday() or (centre_id is not None and rule.centre_id != centre_id):
             continue
         for wall, start, end in _grid(day, rule):
-            status, reason = slot_status(obstacles(schedule, rule.centre_id, rule.zone, start, end, now))
-            slots.append(
-                {
-                    "date": day.isoformat(),
-                    "startAt": start.isoformat(),
-                    "endAt": end.isoformat(),
-                    "localStart": wall.strftime("%H:%M"),
-                    "status": status,
-                    "reason": reason,
-                    "centreId": rule.centre_id,
-                }
-            )
+            yield rule, wall, start, end, obstacles(schedule, rule.centre_id, rule.zone, start, end, now)
+
+
+def slots_for_day(
+    schedule: Schedule, day: dt.date, now: dt.datetime, centre_id: int | None = None
+) -> list[dict]:
+    """The slots of one local date (at one centre, or every centre of the rules), in time order."""
+    slots = []
+    for rule, wall, start, end, found in _day_slots(schedule, day, now, centre_id):
+        status, reason = slot_status(found)
+        slots.append(
+            {
+                "date": day.isoformat(),
+                "startAt": start.isoformat(),
+                "endAt": end.isoformat(),
+                "localStart": wall.strftime("%H:%M"),
+                "status": status,
+                "reason": reason,
+                "centreId": rule.centre_id,
+            }
+        )
     slots.sort(key=lambda slot: slot["startAt"])
     return slots
 
@@ -242,23 +259,20 @@ def free_slot_counts(
         raise ValueError(f"a range is 1 to {MAX_COUNT_RANGE_DAYS} days")
     counts = []
     for day in date_range(first, last):
-        free = sum(1 for slot in slots_for_day(schedule, day, now, centre_id) if slot["status"] == AVAILABLE)
+        free = sum(1 for *_, found in _day_slots(schedule, day, now, centre_id) if not found)
         if free:
             counts.append({"date": day.isoformat(), "slotCount": free})
     return counts
 
 
 def wall_clock_slots(schedule: Schedule, day: dt.date, now: dt.datetime, centre_id: int) -> list[dict]:
-    """The slots of one local date at a centre (those of slots_for_day) as wall-clock times there
-    (HH:MM), each with whether it can be booked: what the patient website shows."""
-    zones = {rule.centre_id: rule.zone for rule in schedule.rules}
+    """The slots of one local date at a centre as wall-clock times there (HH:MM), in time order,
+    each with whether it can be booked: what the patient website shows."""
+    slots = sorted(_day_slots(schedule, day, now, centre_id), key=lambda slot: slot[2])
     return [
-        {
-            "startTime": slot["localStart"],
-            "endTime": dt.datetime.fromisoformat(slot["endAt"]).astimezone(zones[slot["centreId"]]).strftime("%H:%M"),
-            "available": slot["status"] == AVAILABLE,
-        }
-        for slot in slots_for_day(schedule, day, now, centre_id)
+        {"startTime": wall.strftime("%H:%M"), "endTime": end.astimezone(rule.zone).strftime("%H:%M"),
+         "available": not found}
+        for rule, wall, _, end, found in slots
     ]
 
 

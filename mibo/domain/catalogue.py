@@ -1,4 +1,4 @@
-"""What anyone may see of the chain's clinicians: the public catalogue of the patient website.
+"""What anyone may see of the chain's clinicians and centres: the public catalogue of the patient website.
 
 Only bookable clinicians (an active profile and login, at an active centre) and only their
 public fields: never a phone, an e-mail or a registration number. The consultation modes are
@@ -37,6 +37,20 @@ ORDER BY u.full_name, cp.id
 """
 
 PUBLIC_CLINICIAN_BY_ID = PUBLIC_CLINICIAN + " AND cp.id = %(id)s"
+
+
+PUBLIC_CENTRE = """
+SELECT id, name, city, address_line1, address_line2, pincode, contact_phone, is_active
+FROM centres WHERE id = %s AND is_active
+"""
+
+
+async def centre(cur, centre_id: int) -> dict[str, Any]:
+    """An active centre's public details (address, phone), or 404."""
+    row = await db.fetch_one(cur, PUBLIC_CENTRE, (centre_id,))
+    if row is None:
+        raise ApiError.not_found("centre")
+    return row
 
 
 async def clinicians(cur, centre_id: int | None = None) -> list[dict[str, Any]]:

@@ -21,7 +21,9 @@ CONFIRMED = "APPOINTMENT_CONFIRMED"
 RESCHEDULED = "APPOINTMENT_RESCHEDULED"
 CANCELLED = "APPOINTMENT_CANCELLED"
 REMINDER = "APPOINTMENT_REMINDER"
-KINDS = (BOOKED, CONFIRMED, RESCHEDULED, CANCELLED, REMINDER)
+# Money that came for an appointment already cancelled (a hold released unpaid) is refunded.
+REFUND_DUE = "PAYMENT_REFUND_DUE"
+KINDS = (BOOKED, CONFIRMED, RESCHEDULED, CANCELLED, REMINDER, REFUND_DUE)
 
 PATIENT = "patient"
 CLINICIAN = "clinician"
@@ -35,7 +37,10 @@ TEMPLATES = {
     (RESCHEDULED, PATIENT): "appointment_rescheduled",
     (CANCELLED, PATIENT): "appointment_cancelled",
     (REMINDER, PATIENT): "appointment_reminder",
+    (REFUND_DUE, PATIENT): "payment_refund_due",
 }
+# Messages with no "_online" variant: they carry no Meet link.
+WITHOUT_LINK = frozenset({CANCELLED, REFUND_DUE})
 
 # The refund message: once per refund, when Razorpay has taken it on.
 REFUND = "REFUND"
@@ -99,7 +104,7 @@ def build_messages(appt: dict, kind: str, starts_at: datetime) -> list[dict]:
         "time": local_time(starts_at, tz),
         "when": local_when(starts_at, tz),
     }
-    if kind == CANCELLED:
+    if kind in WITHOUT_LINK:
         values["reason"] = appt["cancellation_reason"] or "Not stated"
     elif online:
         values["meetLink"] = appt["meet_link"] or ""
@@ -111,7 +116,7 @@ def build_messages(appt: dict, kind: str, starts_at: datetime) -> list[dict]:
     for recipient, user_id, name, phone in recipients:
         if not phone:
             continue
-        template = TEMPLATES[(kind, recipient)] + ("_online" if online and kind != CANCELLED else "")
+        template = TEMPLATES[(kind, recipient)] + ("_online" if online and kind not in WITHOUT_LINK else "")
         rows.append({
             "idempotency_key": idempotency_key(appt["id"], kind, recipient, starts_at),
             "appointment_id": appt["id"],

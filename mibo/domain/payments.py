@@ -25,7 +25,7 @@ from mibo.core import audit, db, listing, outbox, tables
 from mibo.core.actor import Actor
 from mibo.core.errors import ApiError
 from mibo.core.logs import log_event
-from mibo.domain import access, appointments, patients, payment_links, refunds
+from mibo.domain import access, appointments, messages, patients, payment_links, refunds, registration_fee
 from mibo.domain.appointment_states import BOOKED, CANCELLED, COMPLETED, CONFIRMED
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ PAYMENT_COLUMNS = f"""
 p.id, p.patient_id, p.appointment_id, a.centre_id, a.clinician_id, p.provider, p.channel, p.order_id, p.payment_id,
 p.payment_link_id, p.payment_link_url, p.amount, p.currency, p.status, p.recorded_by_user_id, p.note,
 p.reference, p.failure_reason, p.flag_reason, p.waived_amount, p.waiver_reason, p.paid_at, p.expires_at,
-p.created_at, p.updated_at, {refunds.REFUND_SUMMARY}
+p.created_at, p.updated_at, p.registration_fee, {refunds.REFUND_SUMMARY}
 """
 
 PAYMENT_BY_ID = f"""
@@ -94,9 +94,10 @@ FROM payments WHERE id = %s
 """
 
 INSERT_ATTEMPT = """
-INSERT INTO payments (patient_id, appointment_id, provider, channel, amount, currency, status, recorded_by_user_id)
+INSERT INTO payments (patient_id, appointment_id, provider, channel, amount, currency, status, recorded_by_user_id,
+                      registration_fee)
 VALUES (%(patient_id)s, %(appointment_id)s, 'RAZORPAY', %(channel)s, %(amount)s, %(currency)s, 'CREATED',
-        %(user_id)s)
+        %(user_id)s, %(registration_fee)s)
 RETURNING id
 """
 
@@ -134,7 +135,8 @@ PAYMENT_STATUS = "SELECT status FROM payments WHERE id = %s"
 APPOINTMENT_FOR_UPDATE = appointments.APPOINTMENT_STATE_LOCKED
 
 PAYMENT_FOR_UPDATE = """
-SELECT id, appointment_id, status, amount, currency, flagged_at FROM payments WHERE id = %s FOR UPDATE
+SELECT id, patient_id, appointment_id, status, amount, currency, flagged_at, registration_fee
+FROM payments WHERE id = %s FOR UPDATE
 """
 
 # FAILED may still become SUCCESS: a customer can pay on the same order after a failed attempt.
@@ -238,6 +240,9 @@ async def confirm_for_payment(cur, actor: Actor, appointment: dict | None, payme
         return PAID_AND_CONFIRMED
     if appointment["status"] not in (CONFIRMED, COMPLETED):
         await refund_unwanted(cur, actor, payment_id, f"PAID_BUT_APPOINTMENT_{appointment['status']}")
+        if appointment["status"] == CANCELLED:  # paid after it was cancelled (an unpaid hold released...)
+            await outbox.enqueue(cur, outbox.NOTIFY_APPOINTMENT, appointment["id"], messages.REFUND_DUE,
+                                 dedupe_key=f"{outbox.NOTIFY_APPOINTMENT}:{messages.REFUND_DUE}:{payment_id}")
         return FLAGGED
     if await db.fetch_value(cur, OTHER_SUCCESSFUL_PAYMENTS, (appointment["id"], payment_id)):
         await refund_unwanted(cur, actor, payment_id, "DUPLICATE_PAYMENT")
@@ -260,10 +265,18 @@ async def mark_paid_and_confirm(cur, actor: Actor, payment_id: int, razorpay_pay
         await flag_payment(cur, payment_id, f"AMOUNT_MISMATCH: order {expected} {locked['currency']},"
                                             f" captured {amount_paise} {currency}")
         return FLAGGED
+    fee_once = await registration_fee.settle_once(cur, locked)
     await db.execute(cur, MARK_SUCCESS, (razorpay_payment_id, payment_id))
     await audit.record(cur, actor, "payment.captured", "payment", payment_id,
                        appointment["centre_id"] if appointment else None, {"reason": reason})
-    return await confirm_for_payment(cur, actor, appointment, payment_id, reason, appointments.utc_now())
+    outcome = await confirm_for_payment(cur, actor, appointment, payment_id, reason, appointments.utc_now())
+    if not fee_once and outcome != FLAGGED:
+        # The fee was settled by another payment a moment before: this one gives the fee back.
+        await flag_payment(cur, payment_id, f"REGISTRATION_FEE_PAID_TWICE: refund {locked['registration_fee']}")
+        await refunds.request(cur, actor, payment_id, to_paise(locked["registration_fee"]),
+                              "The registration fee was already paid")
+        return FLAGGED
+    return outcome
 
 
 async def mark_failed(cur, payment_id: int, reason: str) -> str:
@@ -300,8 +313,11 @@ async def payable_appointment(cur, actor: Actor, appointment_id: int) -> dict:
     return appointment
 
 
-async def checkout_attempt(cur, actor: Actor, appointment_id: int) -> dict:
+async def checkout_attempt(cur, actor: Actor, appointment_id: int, registration_fee_rupees: int = 0) -> dict:
     """The appointment's open checkout payment, made now if there is none.
+
+    A patient's own checkout on the website carries the registration fee (`registration_fee_rupees`)
+    until they have paid it once (mibo.domain.registration_fee).
 
     Its `order_id` is None while the order is still to be made at Razorpay: the caller makes it
     (outside this transaction) when `needs_order(attempt)`, and stores it with `store_order`.
@@ -309,9 +325,11 @@ async def checkout_attempt(cur, actor: Actor, appointment_id: int) -> dict:
     appointment = await payable_appointment(cur, actor, appointment_id)
     attempt = await db.fetch_one(cur, OPEN_ATTEMPT, (appointment["id"], "CHECKOUT"))
     if attempt is None:
+        fee = await registration_fee.due_with_order(cur, actor, appointment["patient_id"], registration_fee_rupees)
         payment_id = await db.fetch_value(cur, INSERT_ATTEMPT, {
             "patient_id": appointment["patient_id"], "appointment_id": appointment["id"], "channel": "CHECKOUT",
-            "amount": online_fee(appointment), "currency": CURRENCY, "user_id": actor.user_id,
+            "amount": online_fee(appointment) + fee, "currency": CURRENCY, "user_id": actor.user_id,
+            "registration_fee": fee,
         })
         await audit.record(cur, actor, "payment.order_requested", "payment", payment_id, appointment["centre_id"])
         attempt = {**await db.fetch_one(cur, OPEN_ATTEMPT, (appointment["id"], "CHECKOUT")), "mine": True}
@@ -382,7 +400,7 @@ async def request_payment_link(cur, actor: Actor, appointment_id: int) -> tuple[
         return existing, False
     payment_id = await db.fetch_value(cur, INSERT_ATTEMPT, {
         "patient_id": appointment["patient_id"], "appointment_id": appointment["id"], "channel": "PAYMENT_LINK",
-        "amount": online_fee(appointment), "currency": CURRENCY, "user_id": actor.user_id,
+        "amount": online_fee(appointment), "currency": CURRENCY, "user_id": actor.user_id, "registration_fee": 0,
     })
     # The worker makes the link at Razorpay and sends it over WhatsApp.
     await outbox.enqueue(cur, outbox.CREATE_PAYMENT_LINK, payment_id,

@@ -8,13 +8,17 @@ from mibo.api.access import requires
 from mibo.api.apidoc import documented
 from mibo.api.http import ok, ok_page, path_id, read_json, read_query
 from mibo.api.keys import ACTOR, DB, SETTINGS
+from mibo.api.public_answers import cached
+from mibo.api.resources.public_catalogue import CATALOGUE_CACHE
 from mibo.core import db
-from mibo.domain import centres
+from mibo.domain import catalogue, centres
 from schemas.centres import CentreQuerySchema, CentreSchema, CreateCentreSchema, UpdateCentreSchema
+from schemas.public_catalogue import PublicCentreSchema
 
 TAGS = ("Centres",)
 
 _schema = CentreSchema()
+_public_schema = PublicCentreSchema()
 
 
 @requires("centres.view")
@@ -26,10 +30,18 @@ async def list_centres(request: web.Request) -> web.Response:
     return ok_page(_schema.dump(rows, many=True), total, query["limit"], query["offset"])
 
 
-@requires("centres.view")
-@documented("Get a centre", tags=TAGS, response=CentreSchema, errors=(403, 404))
+@requires("centres.view", anonymous=True)
+@documented("Get a centre", tags=TAGS, response=CentreSchema, errors=(403, 404),
+            description="Without a token (the patient website), an active centre's public fields, in snake_case: "
+                        "id, name, city, address_line_1, address_line_2, pincode, contact_phone, is_active.")
 async def get_centre(request: web.Request) -> web.Response:
     centre_id = path_id(request)
+    if ACTOR not in request:
+        async def build():
+            async with db.connection(request.app[DB]) as cur:
+                return _public_schema.dump(await catalogue.centre(cur, centre_id))
+
+        return await cached(request, build, CATALOGUE_CACHE)
     async with db.connection(request.app[DB]) as cur:
         return ok(_schema.dump(await centres.visible_centre(cur, request[ACTOR], centre_id)))
 

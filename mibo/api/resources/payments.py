@@ -41,18 +41,21 @@ _payment_schema = PaymentSchema()
 _refund_schema = RefundSchema()
 
 
-@requires("payments.create")
+@requires("payments.create", patients=True)
 @documented("Create a Razorpay order for an appointment", tags=("Payments",), body=AppointmentPaymentSchema,
-            response=OrderSchema, errors=(400, 403, 404, 409, 422, 502))
+            response=OrderSchema, errors=(400, 403, 404, 409, 422, 502),
+            description="A patient's own order on the website includes the one-time registration fee until "
+                        "it is paid.")
 async def create_order(request: web.Request) -> web.Response:
     body = await read_json(request, AppointmentPaymentSchema())
     attempt = await checkout.order_for_appointment(request.app, request[ACTOR], body["appointment_id"])
+    key_id = request.app[SETTINGS].razorpay_key_id
     return ok(OrderSchema().dump({"order_id": attempt["order_id"], "amount": payments.to_paise(attempt["amount"]),
-                                  "currency": attempt["currency"], "key_id": request.app[SETTINGS].razorpay_key_id,
-                                  "payment_id": attempt["id"]}))
+                                  "currency": attempt["currency"], "key_id": key_id, "razorpay_key_id": key_id,
+                                  "payment_id": attempt["id"], "registration_fee": attempt["registration_fee"]}))
 
 
-@requires("payments.create")
+@requires("payments.create", patients=True)
 @documented("Verify a Razorpay Checkout payment", tags=("Payments",), body=VerifyPaymentSchema,
             response=VerifyResultSchema, errors=(400, 403, 404))
 async def verify_payment(request: web.Request) -> web.Response:
@@ -61,7 +64,8 @@ async def verify_payment(request: web.Request) -> web.Response:
     if not checkout.signature_ok(request.app[SETTINGS], order_id, razorpay_payment_id, body["razorpay_signature"]):
         raise ApiError.bad_request("The payment signature does not match", code="INVALID_SIGNATURE")
     async with db.transaction(request.app[DB]) as cur:
-        payment_id, status = await payments.paid_at_checkout(cur, request[ACTOR], order_id, razorpay_payment_id)
+        payment_id, status = await payments.paid_at_checkout(cur, request[ACTOR], order_id, razorpay_payment_id,
+                                                             body.get("appointment_id"))
     return ok(VerifyResultSchema().dump({"payment_id": payment_id, "status": status}))
 
 

@@ -1,8 +1,9 @@
 """The patient website's public reads, no token: the clinician catalogue and the free slots.
 
-Answers carry an ETag (If-None-Match → 304). The catalogue may be kept for a few minutes; slots
-must be asked again every time (`no-cache`: revalidated, so a slot just booked is never shown
-free from a cache), which the ETag makes cheap. Slots come from the staff availability code
+Answers carry an ETag (If-None-Match → 304). The catalogue may be kept for a few minutes, and
+each API process keeps it PUBLIC_CACHE_SECONDS (mibo.api.public_answers). Slots must be asked
+again every time (`no-cache`: revalidated, so a slot just booked is never shown free from a
+cache), which the ETag makes cheap. Slots come from the staff availability code
 (mibo.domain.appointments.public_slots and mibo.domain.availability): rules, blocks, buffers,
 notice, horizon and daily cap, in the centre's zone.
 """
@@ -13,8 +14,9 @@ from aiohttp import web
 
 from mibo.api.access import public
 from mibo.api.apidoc import documented
-from mibo.api.http import ok_cached, path_id, read_query
+from mibo.api.http import path_id, read_query
 from mibo.api.keys import DB
+from mibo.api.public_answers import cached, fresh
 from mibo.core import db
 from mibo.domain import appointments, availability, catalogue
 from schemas.public_catalogue import (
@@ -31,18 +33,24 @@ CATALOGUE_CACHE = "public, max-age=300"
 SLOTS_CACHE = "no-cache"
 
 _clinician_schema = PublicClinicianSchema()
+_clinicians_query = PublicCliniciansQuerySchema()
+_dates_query = DatesWithSlotsQuerySchema()
+_day_query = AvailableSlotsQuerySchema()
 
 
 @public
 @documented("The bookable clinicians, public fields only", tags=TAGS, query=PublicCliniciansQuerySchema,
             response=PublicClinicianSchema, many=True, cached=True)
 async def list_clinicians(request: web.Request) -> web.Response:
-    query = read_query(request, PublicCliniciansQuerySchema())
-    rows = []
-    if query.get("is_active", True):
+    async def build():
+        # Read only when building: an answer kept for this path and query was built from a valid one.
+        query = read_query(request, _clinicians_query)
+        if not query.get("is_active", True):
+            return []
         async with db.connection(request.app[DB]) as cur:
-            rows = await catalogue.clinicians(cur, query.get("centre_id"))
-    return ok_cached(request, _clinician_schema.dump(rows, many=True), CATALOGUE_CACHE)
+            return _clinician_schema.dump(await catalogue.clinicians(cur, query.get("centre_id")), many=True)
+
+    return await cached(request, build, CATALOGUE_CACHE)
 
 
 @public
@@ -50,35 +58,38 @@ async def list_clinicians(request: web.Request) -> web.Response:
             errors=(404,), cached=True)
 async def get_clinician(request: web.Request) -> web.Response:
     clinician_id = path_id(request)
-    async with db.connection(request.app[DB]) as cur:
-        row = await catalogue.clinician(cur, clinician_id)
-    return ok_cached(request, _clinician_schema.dump(row), CATALOGUE_CACHE)
+
+    async def build():
+        async with db.connection(request.app[DB]) as cur:
+            return _clinician_schema.dump(await catalogue.clinician(cur, clinician_id))
+
+    return await cached(request, build, CATALOGUE_CACHE)
 
 
 @public
 @documented("The dates of a range (at most 60 days) with a free slot, and how many", tags=TAGS,
             query=DatesWithSlotsQuerySchema, response=DateSlotCountSchema, many=True, errors=(404,), cached=True)
 async def dates_with_slots(request: web.Request) -> web.Response:
-    query = read_query(request, DatesWithSlotsQuerySchema())
+    query = read_query(request, _dates_query)
     now = appointments.utc_now()
     async with db.connection(request.app[DB]) as cur:
         _, schedule = await appointments.public_slots(cur, query["clinician_id"], query["centre_id"],
                                                       query["start_date"], query["end_date"], now)
     counts = availability.free_slot_counts(schedule, query["start_date"], query["end_date"], now,
                                            query["centre_id"])
-    return ok_cached(request, counts, SLOTS_CACHE)
+    return fresh(request, counts, SLOTS_CACHE)
 
 
 @public
 @documented("A date's slots at a centre, as wall-clock times there, and whether each is free", tags=TAGS,
             query=AvailableSlotsQuerySchema, response=AvailableSlotsSchema, errors=(404,), cached=True)
 async def available_slots(request: web.Request) -> web.Response:
-    query = read_query(request, AvailableSlotsQuerySchema())
+    query = read_query(request, _day_query)
     day, now = query["date"], appointments.utc_now()
     async with db.connection(request.app[DB]) as cur:
         _, schedule = await appointments.public_slots(cur, query["clinician_id"], query["centre_id"], day, day, now)
     slots = availability.wall_clock_slots(schedule, day, now, query["centre_id"])
-    return ok_cached(request, {"date": day.isoformat(), "slots": slots}, SLOTS_CACHE)
+    return fresh(request, {"date": day.isoformat(), "slots": slots}, SLOTS_CACHE)
 
 
 def setup_routes(app: web.Application) -> None:
