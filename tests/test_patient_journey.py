@@ -116,10 +116,16 @@ async def test_sign_up_book_pay_confirm_and_cancel_from_the_website(api, factory
 
     cancelled = await data_of(await api.post(f"/api/patient/appointments/{appointment_id}/cancel", headers=headers,
                                              json={"reason": "Travelling"}))
+    paid = clinician["consultationFee"] + 100
     assert cancelled["status"] == "CANCELLED"
+    assert (cancelled["refund"]["policy"], cancelled["refund"]["amount"]) == ("FULL", paid)
     try:
         await wait_for(lambda: templates()["appointment_cancelled"] == 1, timeout=40, what="the cancellation")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; worker log:\n{worker.log()}") from None
     assert templates()["appointment_confirmed_online"] == 1
     assert await value(factory, "SELECT refund_requested_at IS NOT NULL FROM payments WHERE status = 'SUCCESS'")
+    # The refund is issued at Razorpay once, for all of it, and the patient is told of it once.
+    await wait_for(lambda: templates()["refund_initiated"] == 1, timeout=40, what="the refund message")
+    assert [r["amount"] for r in sandbox.state.refunds.values()] == [paid * 100]
+    assert await value(factory, "SELECT count(*) FROM patient_notifications WHERE kind = 'REFUND_INITIATED'") == 1

@@ -29,6 +29,7 @@ CONFIRMED = messages.CONFIRMED
 RESCHEDULED = messages.RESCHEDULED
 REMINDER = messages.REMINDER
 CANCELLED = messages.CANCELLED
+REFUND_DUE = messages.REFUND_DUE
 # A cancellation because the clinician's time was blocked (the website's own name for it).
 BLOCKED = "APPOINTMENT_BLOCKED"
 PAYMENT_LINK = "PAYMENT_LINK"
@@ -40,6 +41,7 @@ TITLES = {
     RESCHEDULED: "Appointment rescheduled",
     REMINDER: "Appointment reminder",
     CANCELLED: "Appointment cancelled",
+    REFUND_DUE: "Payment received after release",
     BLOCKED: "Appointment cancelled: clinician unavailable",
     PAYMENT_LINK: "Payment link sent",
     REFUND_INITIATED: "Refund initiated",
@@ -123,6 +125,10 @@ def about_appointment(appt: dict[str, Any], kind: str, starts_at: dt.datetime) -
         else:
             reason = appt["cancellation_reason"] or "Not stated"
             text = f"Your appointment {with_whom} on {when} was cancelled. Reason: {reason}.{refund}"
+    elif kind == REFUND_DUE:
+        metadata["refund_eligible"] = True
+        text = (f"Your payment for the appointment {with_whom} on {when} arrived after the slot was released,"
+                " so the appointment stays cancelled. What you paid will be refunded in full; please book again.")
     else:
         raise ValueError(f"no patient notification for {kind!r}")
     if online and kind != CANCELLED and appt["meet_link"]:
