@@ -15,12 +15,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from mibo.api.keys import CORS_ORIGINS, ERROR_ENVELOPE, SURFACE
-from mibo.api.legacy import analytics, auth, centres, clinicians, patients, staff, uploads
+from mibo.api.legacy import analytics, auth, calendar, centres, clinicians, patients, staff, uploads
 from mibo.api.legacy.envelope import error_envelope
 from mibo.core.actor import ADMIN_PANEL
 from mibo.core.config import Settings
 
-MODULES = (auth, analytics, centres, staff, clinicians, patients, uploads)
+MODULES = (auth, analytics, centres, staff, clinicians, calendar, patients, uploads)
 
 
 @web.middleware
