@@ -1,8 +1,8 @@
 """The panel's slot grids at /users/clinicians/{id}/slots (a day) and /booking/clinician-slots (up to
-62 days, read in the spans the rule reads at once): the spec's availability (mibo.domain.appointments.slots: the same statuses and scope as
-GET /api/appointments/availability), with what the panel shows beside each slot — its end at the
-centre's wall clock, the mode of the rule it comes from, and for those who manage blocks, the id of
-the block closing it."""
+62 days, read in the spans the rule reads at once): the spec's availability
+(mibo.domain.appointments.slots: the same statuses and scope as GET /api/appointments/availability),
+with what the panel shows beside each slot — its end at the centre's wall clock, the mode of the rule
+it comes from, and for those who manage blocks, the id of the block closing it."""
 
 from __future__ import annotations
 
