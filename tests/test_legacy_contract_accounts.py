@@ -177,6 +177,8 @@ async def test_34_37_each_role_path_creates_and_30_lists_it_by_role_id(client, f
         resp = await client.get(f"{BASE}/users", params={"roleId": str(role_id)}, headers=admin.headers)
         rows = data_of(await resp.json())
         assert [r["id"] for r in rows] == [created["id"]]
+        by_path = data_of(await (await client.get(f"{BASE}/users/{path}", headers=admin.headers)).json())
+        assert by_path == rows
         row = rows[0]
         assert row["isActive"] is True and row["username"] == f"person.{n}"
         assert dt.datetime.fromisoformat(row["createdAt"]) == dt.datetime.fromisoformat(row["created_at"])

@@ -105,6 +105,7 @@ patient_profiles = Table(
     _ref("registered_centre_id"),
     # 0030_patient_website
     Column("age", SmallInteger),
+    Column("mrn", String(50)),  # 0036
 )
 
 # 0011_centre_relationships: the centres a patient belongs to (kept by triggers).

@@ -15,11 +15,25 @@ from __future__ import annotations
 from aiohttp import web
 
 from mibo.api.keys import CORS_ORIGINS, SURFACE
-from mibo.api.legacy import analytics, appointments, auth, booking, centres, clinicians, consultations, slots, staff
+from mibo.api.legacy import (
+    analytics,
+    appointments,
+    auth,
+    booking,
+    calendar,
+    centres,
+    clinicians,
+    consultations,
+    patients,
+    slots,
+    staff,
+    uploads,
+)
 from mibo.core.actor import ADMIN_PANEL
 from mibo.core.config import Settings
 
-MODULES = (auth, analytics, centres, staff, clinicians, consultations, appointments, booking, slots)
+MODULES = (auth, analytics, centres, staff, clinicians, calendar, patients, uploads, consultations, appointments,
+           booking, slots)
 
 
 @web.middleware

@@ -16,10 +16,11 @@ from mibo.api.access import requires
 from mibo.api.http import path_id, read_json, read_query
 from mibo.api.legacy.contract import panel_route
 from mibo.api.legacy.envelope import ok
+from mibo.api.legacy.names import centre_names
 from mibo.api.password_hashing import hash_if_given
 from mibo.api.principals import changes_principals
 from mibo.core.actor import CARE_COORDINATOR, CENTRE_MANAGER, FRONT_DESK, MANAGER, Actor
-from mibo.domain import centres, staff
+from mibo.domain import staff
 from schemas.legacy.base import LIST_CAP
 from schemas.legacy.centres import ToggleActiveSchema
 from schemas.legacy.staff import (
@@ -35,11 +36,6 @@ _row = PanelStaffSchema()
 # The panel's creation path of each role.
 ROLE_PATHS = {MANAGER: "managers", CENTRE_MANAGER: "centre-managers", CARE_COORDINATOR: "care-coordinators",
               FRONT_DESK: "front-desk"}
-
-
-async def centre_names(cur, actor: Actor) -> dict[int, str]:
-    rows, _ = await centres.list_page(cur, actor, {}, LIST_CAP, 0)
-    return {row["id"]: row["name"] for row in rows}
 
 
 def shaped(user: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
@@ -123,6 +119,21 @@ async def delete_user(request: web.Request) -> web.Response:
     return ok(await work.write(request, deactivated, path_id(request)), message="Staff user deactivated")
 
 
+def lister(role: str):
+    """The handler listing the users of `role` at the panel's path for it (as ?roleId= does)."""
+
+    @requires("users.view")
+    @panel_route(f"Every {role}, newest first (at most {LIST_CAP})", translates=("GET", "/api/users"),
+                 query=PanelStaffQuerySchema, response=PanelStaffSchema, many=True)
+    async def list_role(request: web.Request) -> web.Response:
+        query = read_query(request, PanelStaffQuerySchema())
+        query.pop("role_id", None)
+        return ok(await work.read(request, listed, {**query, "role": role}))
+
+    list_role.__name__ = f"list_{ROLE_PATHS[role].replace('-', '_')}"
+    return list_role
+
+
 def creator(role: str):
     """The handler creating a user of `role` at the panel's path for it."""
 
@@ -145,6 +156,7 @@ def creator(role: str):
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/users", list_users)
     for role, path in ROLE_PATHS.items():
+        app.router.add_get(f"/api/users/{path}", lister(role))
         app.router.add_post(f"/api/users/{path}", creator(role))
     app.router.add_get(r"/api/users/{id:\d+}", get_user)
     app.router.add_put(r"/api/users/{id:\d+}", update_user)
