@@ -122,6 +122,7 @@ class ClinicianSchema(CamelSchema):
     centre_ids = fields.List(
         fields.Integer(), metadata={"description": "Every centre the clinician works at"}
     )
+    profile_picture_url = fields.String(allow_none=True)
     is_active = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

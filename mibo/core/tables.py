@@ -19,7 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 
 metadata = MetaData()
@@ -124,6 +124,12 @@ clinician_profiles = Table(
     Column("min_notice_minutes", Integer, nullable=False),
     Column("booking_horizon_days", Integer, nullable=False),
     Column("max_daily_appointments", Integer),
+    Column("profile_picture_url", String(1000)),
+    Column("bio", Text),
+    Column("qualifications", ARRAY(Text), nullable=False),
+    Column("expertise", ARRAY(Text), nullable=False),
+    Column("languages", ARRAY(Text), nullable=False),
+    Column("consultation_modes", ARRAY(Text), nullable=False),
     _active(), _created(), _updated(),
 )
 

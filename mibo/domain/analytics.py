@@ -226,7 +226,7 @@ WITH booked AS (
     WHERE p.status = 'SUCCESS' AND p.paid_at >= %(starts_at)s AND p.paid_at < %(ends_at)s AND {IN_SCOPE}
     GROUP BY a.clinician_id
 )
-SELECT cp.id AS clinician_id, u.full_name AS name, cp.specialization,
+SELECT cp.id AS clinician_id, u.full_name AS name, cp.specialization, cp.profile_picture_url AS avatar,
        COALESCE(b.appointments, 0) AS appointments,
        COALESCE(b.completed, 0) AS completed_appointments,
        COALESCE(b.no_shows, 0) AS no_shows,

@@ -48,10 +48,12 @@ cp.id, cp.user_id, u.full_name AS name, u.email, u.phone, cp.specialization, cp.
 cp.years_of_experience, cp.consultation_fee, cp.default_consultation_duration_minutes AS default_duration,
 cp.buffer_before_minutes, cp.buffer_after_minutes, cp.min_notice_minutes, cp.booking_horizon_days,
 cp.max_daily_appointments, json_build_object('id', c.id, 'name', c.name, 'city', c.city) AS primary_centre,
-w.centre_ids, cp.is_active, cp.created_at, cp.updated_at
+w.centre_ids, cp.profile_picture_url, cp.bio, cp.qualifications, cp.expertise, cp.languages,
+cp.consultation_modes, sp.designation, cp.is_active, cp.created_at, cp.updated_at
 FROM clinician_profiles cp
 JOIN users u ON u.id = cp.user_id
 JOIN centres c ON c.id = cp.primary_centre_id
+LEFT JOIN staff_profiles sp ON sp.user_id = cp.user_id
 CROSS JOIN LATERAL (
     SELECT array_agg(cc.centre_id ORDER BY cc.centre_id) AS centre_ids
     FROM clinician_centres cc WHERE cc.clinician_id = cp.id
@@ -90,6 +92,7 @@ WHERE cc.clinician_id = %s AND c.is_active
 ACTIVE_CENTRE = "SELECT id FROM centres WHERE id = %s AND is_active"
 
 DEACTIVATE_PROFILE = "UPDATE clinician_profiles SET is_active = FALSE WHERE id = %s"
+REACTIVATE_PROFILE = "UPDATE clinician_profiles SET is_active = TRUE WHERE id = %s"
 
 RULES_OF_CLINICIAN = """
 SELECT id, day_of_week, to_char(start_time, 'HH24:MI') AS start_time,
@@ -124,6 +127,12 @@ PROFILE_COLUMNS = {
     "min_notice_minutes": "min_notice_minutes",
     "booking_horizon_days": "booking_horizon_days",
     "max_daily_appointments": "max_daily_appointments",
+    "profile_picture_url": "profile_picture_url",
+    "bio": "bio",
+    "qualifications": "qualifications",
+    "expertise": "expertise",
+    "languages": "languages",
+    "consultation_modes": "consultation_modes",
 }
 
 # --- rules ----------------------------------------------------------------------
@@ -186,8 +195,9 @@ async def visible_detail(cur, actor: Actor, clinician_id: int) -> dict[str, Any]
     return clinician
 
 
-async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int):
-    """The clinicians the actor sees that match `filters`, by name; returns (rows, total)."""
+async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int,
+                    newest_first: bool = False):
+    """The clinicians the actor sees that match `filters`, by name or newest first; returns (rows, total)."""
     cp, u, cc = tables.clinician_profiles, tables.users, clinician_centres
 
     def working_at(centre_ids: list[int]):
@@ -207,7 +217,8 @@ async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offs
                          cp.c.specialization.ilike(pattern)))
     if "is_active" in filters:
         where.append(cp.c.is_active == filters["is_active"])
-    page = listing.page_of_ids(cp.c.id, where, (func.lower(u.c.full_name), cp.c.id), limit, offset,
+    order = (cp.c.id.desc(),) if newest_first else (func.lower(u.c.full_name), cp.c.id)
+    page = listing.page_of_ids(cp.c.id, where, order, limit, offset,
                                from_=cp.join(u, u.c.id == cp.c.user_id))
     return await listing.fetch_page(cur, page, CLINICIAN_PAGE, offset)
 
@@ -333,6 +344,33 @@ async def remove(cur, actor: Actor, clinician_id: int) -> dict[str, Any]:
     clinician = await detail(cur, clinician_id)
     await audit.record(cur, actor, "clinician.deactivate", "clinician", clinician_id, current["primary_centre_id"],
                        {"userId": current["user_id"], "loginDeactivated": login_too})
+    return clinician
+
+
+async def reactivate(cur, actor: Actor, clinician_id: int) -> dict[str, Any]:
+    """Make a removed clinician bookable again; returns the detail (unchanged if already active).
+
+    Undoes `remove`: a login deactivated with its profile is reactivated with it; a login that
+    kept other roles gets CLINICIAN back, which only an administrator grants.
+    """
+    access.require(actor, "clinicians.create")
+    current, account = await locked_with_login(cur, clinician_id)
+    access.check_centre(actor, current["primary_centre_id"])
+    if current["is_active"]:
+        return await detail(cur, clinician_id)
+    if current["user_id"] == actor.user_id:
+        raise ApiError.validation({"id": ["You cannot bring back your own clinician profile."]})
+    check_may_manage_login(actor, account, "id",
+                           "Only an administrator can make a staff member with other roles a clinician again.")
+    await check_active_centre(cur, current["primary_centre_id"])
+    if account["is_active"]:
+        await staff.grant_role(cur, current["user_id"], CLINICIAN)
+        await db.execute(cur, REACTIVATE_PROFILE, (clinician_id,))
+    else:
+        await staff.reactivate_login(cur, current["user_id"])
+    clinician = await detail(cur, clinician_id)
+    await audit.record(cur, actor, "clinician.reactivate", "clinician", clinician_id, current["primary_centre_id"],
+                       {"userId": current["user_id"], "loginReactivated": not account["is_active"]})
     return clinician
 
 

@@ -255,8 +255,10 @@ async def locked_account(cur, user_id: int) -> dict[str, Any]:
     return account
 
 
-async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int):
-    """Staff users matching `filters` (role, centre, search, active), by name; returns (rows, total)."""
+async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int,
+                    newest_first: bool = False):
+    """Staff users matching `filters` (role, centre, search, active), by name or newest first;
+    returns (rows, total)."""
     access.require(actor, "users.view")
     u, ur, ro, csa = tables.users, tables.user_roles, tables.roles, tables.centre_staff_assignments
     where = [u.c.user_type == "STAFF"]
@@ -271,7 +273,8 @@ async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offs
         where.append(or_(*(column.ilike(pattern) for column in (u.c.full_name, u.c.phone, u.c.email, u.c.username))))
     if "is_active" in filters:
         where.append(u.c.is_active == filters["is_active"])
-    page = listing.page_of_ids(u.c.id, where, (func.lower(u.c.full_name), u.c.id), limit, offset)
+    order = (u.c.id.desc(),) if newest_first else (func.lower(u.c.full_name), u.c.id)
+    page = listing.page_of_ids(u.c.id, where, order, limit, offset)
     return await listing.fetch_page(cur, page, STAFF_PAGE, offset, {"ranking": RANKING})
 
 

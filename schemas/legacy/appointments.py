@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, pre_dump, validate, validates_schema
 
-from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Id, Instant, Reason
+from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Instant, Reason
 from schemas.base import TrimmedString
-from schemas.legacy.base import PanelSchema, camel
+from schemas.legacy.base import PanelId, PanelSchema, same_as
 
 NOTES = validate.Length(max=2000)
 
@@ -39,7 +39,7 @@ class PanelAppointmentSchema(InCentreZone):
     clinician_name = fields.String()
     centre_id = fields.String()
     centre_name = fields.String()
-    centre_address = camel(fields.String(allow_none=True), "centreAddress")
+    centre_address = fields.String(data_key="centreAddress", allow_none=True)
     timezone = fields.String(metadata={"description": "The centre's IANA zone, in which every instant is written"})
     local_date = fields.Method("local_date_of", metadata={"description": "YYYY-MM-DD at the centre"})
     local_start_time = fields.Method("local_start_of", metadata={"description": "HH:MM at the centre"})
@@ -50,10 +50,10 @@ class PanelAppointmentSchema(InCentreZone):
     duration_minutes = fields.Integer()
     status = fields.String(validate=validate.OneOf(STATUSES))
     notes = fields.String(allow_none=True)
-    patient_notes = fields.Method("booking_notes", metadata={"description": "The booking's notes (as notes)"})
+    patient_notes = same_as("notes", metadata={"description": "The booking's notes (as notes)"})
     parent_appointment_id = fields.String(allow_none=True)
     booked_by_user_id = fields.String(allow_none=True)
-    booked_by_user_name = camel(fields.String(allow_none=True, attribute="booked_by_name"), "bookedByUserName")
+    booked_by_user_name = fields.String(data_key="bookedByUserName", allow_none=True, attribute="booked_by_name")
     source = fields.String()
     meet_link = fields.String(allow_none=True)
     cancellation_reason = fields.String(allow_none=True)
@@ -66,9 +66,6 @@ class PanelAppointmentSchema(InCentreZone):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
-    def booking_notes(self, row) -> str | None:
-        return row["notes"]
-
     def local_date_of(self, row) -> str:
         return row["scheduled_start_at"].date().isoformat()
 
@@ -80,9 +77,10 @@ class PanelAppointmentSchema(InCentreZone):
 
 
 class PanelAppointmentListQuerySchema(PanelSchema):
-    centre_id = camel(Id(), "centreId")
-    clinician_id = camel(Id(), "clinicianId")
-    patient_id = camel(Id(metadata={"description": "The patient profile's id (patient_id of a row)"}), "patientId")
+    centre_id = PanelId(data_key="centreId")
+    clinician_id = PanelId(data_key="clinicianId")
+    patient_id = PanelId(data_key="patientId",
+                         metadata={"description": "The patient profile's id (patient_id of a row)"})
     date = fields.Date(metadata={"description": "A local date at each appointment's centre"})
     status = fields.String(validate=validate.OneOf(STATUSES))
 
@@ -90,9 +88,9 @@ class PanelAppointmentListQuerySchema(PanelSchema):
 class PanelCreateAppointmentSchema(PanelSchema):
     """The panel books by the patient's user id (its Patient.userId)."""
 
-    patient_id = Id(required=True, metadata={"description": "The patient's user id"})
-    clinician_id = Id(required=True)
-    centre_id = Id(required=True)
+    patient_id = PanelId(required=True, metadata={"description": "The patient's user id"})
+    clinician_id = PanelId(required=True)
+    centre_id = PanelId(required=True)
     appointment_type = fields.String(required=True, validate=validate.OneOf(APPOINTMENT_TYPES))
     scheduled_start_at = Instant(required=True)
     duration_minutes = Duration()
@@ -129,8 +127,8 @@ class PanelDayRangeQuerySchema(PanelSchema):
 
     MAX_DAYS = 92
 
-    start_date = camel(fields.Date(required=True), "startDate")
-    end_date = camel(fields.Date(required=True), "endDate")
+    start_date = fields.Date(data_key="startDate", required=True)
+    end_date = fields.Date(data_key="endDate", required=True)
 
     @validates_schema
     def a_range(self, data, **kwargs):
@@ -151,9 +149,9 @@ class PanelDayStatisticsSchema(PanelSchema):
 
 
 class PanelSummarySchema(PanelSchema):
-    current_count = camel(fields.Integer(), "currentCount")
-    upcoming_count = camel(fields.Integer(), "upcomingCount")
-    past_count = camel(fields.Integer(), "pastCount")
+    current_count = fields.Integer(data_key="currentCount")
+    upcoming_count = fields.Integer(data_key="upcomingCount")
+    past_count = fields.Integer(data_key="pastCount")
 
 
 class PanelMyAppointmentsSchema(PanelSchema):
@@ -168,8 +166,8 @@ class PanelSessionNotesSchema(PanelSchema):
 
 
 class PanelPreviousNotesQuerySchema(PanelSchema):
-    patient_id = camel(Id(metadata={"description": "The appointment's patient (patient_id of its row)"}),
-                       "patientId")
+    patient_id = PanelId(data_key="patientId",
+                         metadata={"description": "The appointment's patient (patient_id of its row)"})
 
 
 class PanelSessionNoteSchema(PanelSchema):

@@ -28,8 +28,8 @@ from schemas.legacy.appointments import (
     PanelCreateAppointmentSchema,
     PanelNotesSchema,
 )
+from schemas.legacy.base import LIST_CAP
 
-LIST_CAP = 1000
 APPOINTMENT = {"response": PanelAppointmentSchema}
 
 _row = PanelAppointmentSchema()  # stateless when dumping: one instance for every row
