@@ -181,3 +181,33 @@ async def test_payment_link_and_desk_payment_at_the_panels_paths(client, factory
     resp = await client.post(f"{BASE}/appointments/{second}/confirm-direct-payment", headers=clinic.desk.headers,
                              json={"paymentMethod": "CHEQUE"})
     assert resp.status == 400 and "paymentMethod" in refusal_of(await resp.json())[2]
+
+
+async def test_filters_the_panel_sends_and_a_status_change(client, factory):
+    clinic = await make_clinic(factory)
+    colleague = await factory.staff("CLINICIAN", [clinic.centre_id])
+    manager = await factory.staff("CENTRE_MANAGER", [clinic.centre_id])
+    day = future_day(clinic.zone)
+    mine = await insert_appointment(factory, clinic, at(day, "10:00", clinic.zone))
+    confirmed = await insert_appointment(factory, clinic, at(day, "11:00", clinic.zone), status="CONFIRMED")
+    await factory.fetchone("INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type,"
+                           " scheduled_start_at, scheduled_end_at, duration_minutes, status, source)"
+                           " VALUES (%s, %s, %s, 'IN_PERSON', %s, %s, 30, 'BOOKED', 'ADMIN_FRONT_DESK') RETURNING id",
+                           (clinic.patient["id"], colleague.clinician_id, clinic.centre_id,
+                            at(day, "12:00", clinic.zone), at(day, "12:30", clinic.zone)))
+    resp = await client.get(f"{BASE}/appointments", headers=clinic.desk.headers,
+                            params={"clinicianId": str(clinic.clinician_id), "status": "CONFIRMED"})
+    assert [row["id"] for row in data_of(await resp.json())] == [str(confirmed)]
+    resp = await client.get(f"{BASE}/appointments", headers=clinic.desk.headers,
+                            params={"patientId": str(clinic.patient["id"]), "date": day.isoformat()})
+    assert len(data_of(await resp.json())) == 3
+    resp = await client.get(f"{BASE}/appointments", headers=clinic.desk.headers, params={"status": "LATE"})
+    assert resp.status == 400 and "status" in refusal_of(await resp.json())[2]
+    resp = await client.put(f"{BASE}/appointments/{mine}", headers=manager.headers, json={"status": "CONFIRMED"})
+    assert resp.status == 200 and data_of(await resp.json())["status"] == "CONFIRMED"
+    resp = await client.put(f"{BASE}/appointments/{mine}", headers=manager.headers, json={"status": "BOOKED"})
+    assert resp.status == 422 and refusal_of(await resp.json())[0] == "INVALID_TRANSITION"
+    # The spec's permissions: a front desk does not change a status.
+    resp = await client.put(f"{BASE}/appointments/{mine}", headers=clinic.desk.headers, json={"status": "NO_SHOW"})
+    assert resp.status == 403
+    assert await rows(factory, "SELECT status FROM appointments WHERE id = %s", (mine,)) == [("CONFIRMED",)]
