@@ -241,3 +241,30 @@ async def test_24_credentials_change_the_login_a_password_only_by_an_admin(clien
                              json={"username": "dr.renamed", "password": "Another-pass-3"})
     assert resp.status == 200
     assert (await client.patch(path, json={}, headers=admin.headers)).status == 400
+
+
+async def test_25_26_rules_by_day_and_deleting_one_day(client, factory):
+    centre, other = await factory.centre(), await factory.centre()
+    admin = await factory.staff("ADMIN")
+    clinician = await factory.staff("CLINICIAN", [centre])
+    await factory.fetchone("INSERT INTO centre_staff_assignments (centre_id, user_id) VALUES (%s, %s) RETURNING id",
+                           (other, clinician.id))
+    path = f"{BASE}/users/clinicians/{clinician.clinician_id}/availability"
+
+    def rule(day, start, end, at):
+        return {"centreId": at, "dayOfWeek": day, "startTime": start, "endTime": end, "mode": "IN_PERSON"}
+
+    rules = [rule(1, "09:00", "10:00", centre), rule(1, "10:00", "11:00", other), rule(3, "09:00", "10:00", centre)]
+    assert (await client.put(path, json={"availability_rules": rules}, headers=admin.headers)).status == 200
+    resp = await client.get(f"{path}/by-day", params={"centreId": centre}, headers=admin.headers)
+    by_day = data_of(await resp.json())
+    assert sorted(by_day) == ["1", "3"] and [r["start_time"] for r in by_day["1"]] == ["09:00"]
+    resp = await client.post(f"{path}/delete-by-day", json={"dayOfWeek": 1, "centreId": centre},
+                             headers=admin.headers)
+    assert resp.status == 200
+    body = await resp.json()
+    assert data_of(body) == {"deletedCount": 1} and "1" in body["message"]
+    left = data_of(await (await client.get(path, headers=admin.headers)).json())
+    assert sorted((r["day_of_week"], r["centre_id"]) for r in left) == [(1, other), (3, centre)]
+    resp = await client.post(f"{path}/delete-by-day", json={"centreId": centre}, headers=admin.headers)
+    assert resp.status == 400 and "dayOfWeek" in refusal_of(await resp.json())[2]

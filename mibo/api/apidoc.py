@@ -12,6 +12,9 @@ KB = 1024
 # bodies are a week of availability rules and a clinical note.
 DEFAULT_MAX_BODY = 16 * KB
 MAX_BODY_CEILING = 64 * KB
+# A file upload (a clinician's picture) is the one larger body; its own setting bounds it further.
+MAX_UPLOAD_CEILING = 10 * 1024 * KB
+MULTIPART = "multipart/form-data"
 
 
 @dataclass(frozen=True)
@@ -32,19 +35,22 @@ class ApiDoc:
     raw_body: dict | None = None  # a body described as JSON Schema, for a body no schema loads
     text_response: str | None = None  # the media type of an answer that is not the JSON envelope
     error_envelope: tuple[str, dict] | None = None  # (component name, JSON Schema) of another contract's errors
+    body_media_type: str = "application/json"
 
 
 def documented(summary: str, *, tags=(), body=None, query=None, response=None, many=False, status=200, errors=(),
                max_body: int = DEFAULT_MAX_BODY, description: str = "", headers=(), body_optional=False,
-               paged=False, raw_body=None, text_response=None, error_envelope=None):
+               paged=False, raw_body=None, text_response=None, error_envelope=None,
+               body_media_type="application/json"):
     """Attach an ApiDoc to a handler; the same schemas validate requests, so the docs cannot drift."""
-    if not 0 < max_body <= MAX_BODY_CEILING:
-        raise ValueError(f"max_body must be between 1 and {MAX_BODY_CEILING} bytes")
+    ceiling = MAX_UPLOAD_CEILING if body_media_type == MULTIPART else MAX_BODY_CEILING
+    if not 0 < max_body <= ceiling:
+        raise ValueError(f"max_body must be between 1 and {ceiling} bytes")
 
     def mark(handler):
         handler.api_doc = ApiDoc(summary, tuple(tags), body, query, response, many, status, tuple(errors), max_body,
                                  description, tuple(headers), body_optional, paged, raw_body, text_response,
-                                 error_envelope)
+                                 error_envelope, body_media_type)
         return handler
 
     return mark

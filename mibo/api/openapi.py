@@ -224,9 +224,10 @@ def operation(method: str, path: str, handler, *, has_id: bool) -> dict[str, Any
         op["parameters"] = parameters
     if doc and (doc.body or doc.raw_body) and method != "HEAD":
         schema = doc.body or doc.raw_body
+        kind = "JSON" if doc.body_media_type == "application/json" else doc.body_media_type
         op["requestBody"] = {"required": not doc.body_optional,
-                             "description": f"JSON, at most {doc.max_body} bytes.",
-                             "content": {"application/json": {"schema": schema}}}
+                             "description": f"{kind}, at most {doc.max_body} bytes.",
+                             "content": {doc.body_media_type: {"schema": schema}}}
         errors |= {400, 413, 415}
     if has_id:
         errors |= {400, 404}  # an id of more than 18 digits is a 400; one that names nothing a 404

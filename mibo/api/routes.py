@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mibo.api import metrics, openapi
+from mibo.api import metrics, openapi, uploads
 from mibo.api.keys import METRICS, SETTINGS
 from mibo.api.resources import (
     analytics,
@@ -38,5 +38,6 @@ def setup_routes(app: web.Application) -> None:
     blocks.setup_routes(app)
     notifications.setup_routes(app)
     video.setup_routes(app)
+    uploads.setup_routes(app)
     # Keep LAST: the OpenAPI document lists the routes registered above (add new modules before this line).
     openapi.setup_routes(app)

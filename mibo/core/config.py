@@ -89,7 +89,10 @@ class Settings:
     admin_panel_origins: tuple[str, ...] = ()
     # Clinician profile pictures: where they are stored, and the largest accepted.
     upload_dir: str = "run/uploads"
-    profile_picture_max_bytes: int = 2 * 1024 * 1024
+    profile_picture_max_bytes: int = 5 * 1024 * 1024
+    # The API's origin as browsers reach it (https://api.mibo.example), for the URLs of uploaded
+    # files; empty: the origin each upload request came to.
+    public_url: str = ""
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     service_token: str = DEV_SECRETS["SERVICE_TOKEN"]
@@ -258,6 +261,7 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "ADMIN_PANEL_ORIGINS": ("admin_panel_origins", _origins),
     "UPLOAD_DIR": ("upload_dir", _text),
     "PROFILE_PICTURE_MAX_BYTES": ("profile_picture_max_bytes", _int(1024, 10 * 1024 * 1024)),
+    "PUBLIC_URL": ("public_url", _optional_url),
     "SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda v: float(_int(0, 600)(v))),
     "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "SERVICE_TOKEN": ("service_token", _text),

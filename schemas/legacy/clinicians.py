@@ -197,6 +197,20 @@ class PanelAvailabilitySchema(PanelSchema):
                                      validate=validate.Length(max=MAX_RULES))
 
 
+class ByDayQuerySchema(PanelSchema):
+    centre_id = PanelId(data_key="centreId")
+
+
+class DeleteByDaySchema(PanelSchema):
+    day_of_week = PanelInteger(required=True, data_key="dayOfWeek", validate=validate.Range(min=0, max=6),
+                               metadata={"description": "0 = Sunday … 6 = Saturday"})
+    centre_id = PanelId(data_key="centreId")
+
+
+class DeletedRulesSchema(PanelSchema):
+    deleted_count = fields.Integer(data_key="deletedCount")
+
+
 class PanelRuleSchema(PanelSchema):
     id = fields.Integer()
     centre_id = fields.Integer()

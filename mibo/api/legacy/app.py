@@ -15,12 +15,23 @@ from __future__ import annotations
 from aiohttp import web
 
 from mibo.api.keys import CORS_ORIGINS, ERROR_ENVELOPE, SURFACE
-from mibo.api.legacy import analytics, appointments, auth, booking, centres, clinicians, consultations, slots, staff
+from mibo.api.legacy import (
+    analytics,
+    appointments,
+    auth,
+    booking,
+    centres,
+    clinicians,
+    consultations,
+    slots,
+    staff,
+    uploads,
+)
 from mibo.api.legacy.envelope import error_envelope
 from mibo.core.actor import ADMIN_PANEL
 from mibo.core.config import Settings
 
-MODULES = (auth, analytics, centres, staff, clinicians, consultations, appointments, booking, slots)
+MODULES = (auth, analytics, centres, staff, clinicians, uploads, consultations, appointments, booking, slots)
 
 
 @web.middleware

@@ -25,14 +25,18 @@ from mibo.domain import clinicians, staff
 from schemas.legacy.base import LIST_CAP
 from schemas.legacy.centres import ToggleActiveSchema
 from schemas.legacy.clinicians import (
+    ByDayQuerySchema,
     CreatePanelClinicianSchema,
     CredentialsSchema,
+    DeleteByDaySchema,
+    DeletedRulesSchema,
     PanelAvailabilitySchema,
     PanelClinicianDetailSchema,
     PanelClinicianQuerySchema,
     PanelClinicianSchema,
     PanelRuleSchema,
     UpdatePanelClinicianSchema,
+    from_sunday,
 )
 from schemas.legacy.staff import PanelStaffSchema
 
@@ -70,6 +74,22 @@ async def toggled(cur, actor: Actor, clinician_id: int, active: bool) -> dict[st
     if active:
         return await clinicians.reactivate(cur, actor, clinician_id)
     return await clinicians.remove(cur, actor, clinician_id)
+
+
+def at_centre(rules: list[dict[str, Any]], centre_id: int | None) -> list[dict[str, Any]]:
+    return [rule for rule in rules if centre_id is None or rule["centre_id"] == centre_id]
+
+
+RULE_KEYS = ("day_of_week", "start_time", "end_time", "slot_duration_minutes", "centre_id", "consultation_mode")
+
+
+async def day_deleted(cur, actor: Actor, clinician_id: int, day: int, centre_id: int | None) -> int:
+    """Replace the rules by those not on `day` (at `centre_id`): the spec's one way to change them."""
+    rules = (await clinicians.visible_detail(cur, actor, clinician_id))["availability_rules"]
+    doomed = [rule for rule in at_centre(rules, centre_id) if rule["day_of_week"] == day]
+    kept = [{key: rule[key] for key in RULE_KEYS} for rule in rules if rule not in doomed]
+    await clinicians.replace_availability(cur, actor, clinician_id, kept)
+    return len(doomed)
 
 
 async def credentials_changed(cur, actor: Actor, clinician_id: int, changes: dict[str, Any],
@@ -161,6 +181,32 @@ async def replace_availability(request: web.Request) -> web.Response:
     return ok(_rule.dump(saved, many=True), message="Availability updated")
 
 
+@requires("clinicians.view")
+@panel_route("A clinician's weekly rules grouped by day (keys: 0 = Sunday … 6 = Saturday)",
+             translates=("GET", "/api/clinicians/{id}"), query=ByDayQuerySchema, errors=(403, 404),
+             text_response="application/json")
+async def availability_by_day(request: web.Request) -> web.Response:
+    clinician_id = path_id(request)
+    query = read_query(request, ByDayQuerySchema())
+    clinician = await work.read(request, clinicians.visible_detail, clinician_id)
+    by_day: dict[str, list] = {}
+    for rule in _rule.dump(at_centre(clinician["availability_rules"], query.get("centre_id")), many=True):
+        by_day.setdefault(str(rule["day_of_week"]), []).append(rule)
+    return ok(by_day)
+
+
+@requires("clinicians.update")
+@panel_route("Remove a clinician's rules of one weekday (0 = Sunday), at one centre if given",
+             translates=("PUT", "/api/clinicians/{id}/availability"), body=DeleteByDaySchema,
+             response=DeletedRulesSchema, errors=(400, 403, 404))
+async def delete_day(request: web.Request) -> web.Response:
+    clinician_id = path_id(request)
+    body = await read_json(request, DeleteByDaySchema())
+    count = await work.write(request, day_deleted, clinician_id, from_sunday(body["day_of_week"]),
+                             body.get("centre_id"))
+    return ok({"deletedCount": count}, message=f"Deleted {count} availability rule(s) of the day")
+
+
 @changes_principals
 @requires("users.update_clinician_logins")
 @panel_route("Change a clinician's username or password (a password only by an ADMIN)",
@@ -183,4 +229,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch(r"/api/clinicians/{id:\d+}/toggle-active", toggle_clinician)
     app.router.add_get(r"/api/users/clinicians/{id:\d+}/availability", get_availability)
     app.router.add_put(r"/api/users/clinicians/{id:\d+}/availability", replace_availability)
+    app.router.add_get(r"/api/users/clinicians/{id:\d+}/availability/by-day", availability_by_day)
+    app.router.add_post(r"/api/users/clinicians/{id:\d+}/availability/delete-by-day", delete_day)
     app.router.add_patch(r"/api/users/clinicians/{id:\d+}/credentials", change_credentials)
