@@ -25,6 +25,9 @@ def check_row(row: dict, clinic, start: dt.datetime) -> None:
     assert row["scheduled_start_at"].endswith("+05:30") and row["timezone"] == "Asia/Kolkata"
     assert row["local_start_time"] == start.astimezone(clinic.zone).strftime("%H:%M")
     assert isinstance(row["duration_minutes"], int)
+    # The dashboard card reads the same facts camelCase.
+    assert (row["patientName"], row["clinicianName"], row["scheduledStartAt"]) == (
+        row["patient_name"], row["clinician_name"], row["scheduled_start_at"])
     for name in ("notes", "patient_notes", "payment_notes", "payment_method", "blocked_slot_id", "bookedByUserName",
                  "session_started_at", "session_ended_at"):
         assert name in row, name

@@ -65,6 +65,10 @@ class PanelAppointmentSchema(InCentreZone):
     payment_notes = fields.String(allow_none=True, attribute="payment_note")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    # The dashboard's "recent appointments" card reads these three under camelCase names.
+    patient_name_for_card = same_as("patient_name", data_key="patientName")
+    clinician_name_for_card = same_as("clinician_name", data_key="clinicianName")
+    scheduled_start_for_card = same_as("scheduled_start_at", data_key="scheduledStartAt")
 
     def local_date_of(self, row) -> str:
         return row["scheduled_start_at"].date().isoformat()
