@@ -88,8 +88,9 @@ async def test_detail_reschedule_notes_and_cancel(client, factory):
                               json={"notes": "Bring reports"})
     assert resp.status == 200 and data_of(await resp.json())["notes"] == "Bring reports"
     moved = at(day, "12:00", clinic.zone)
+    # The reschedule form sends the centre's wall clock without an offset.
     resp = await client.put(f"{BASE}/appointments/{appointment_id}", headers=manager.headers,
-                            json={"scheduledStartAt": moved.isoformat()})
+                            json={"scheduledStartAt": f"{day.isoformat()}T12:00:00"})
     assert resp.status == 200
     child = data_of(await resp.json())
     assert child["id"] != str(appointment_id) and child["parent_appointment_id"] == str(appointment_id)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, pre_dump, validate, validates_schema
 
-from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Instant, Reason
+from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Instant, Reason, UpdateAppointmentSchema
 from schemas.base import TrimmedString
 from schemas.legacy.base import PanelId, PanelSchema, same_as
 
@@ -100,6 +100,14 @@ class PanelCreateAppointmentSchema(PanelSchema):
     duration_minutes = Duration()
     notes = TrimmedString(allow_none=True, validate=NOTES)
     patient_notes = TrimmedString(allow_none=True, validate=NOTES)
+
+
+class PanelUpdateAppointmentSchema(UpdateAppointmentSchema):
+    """The spec's body (camelCase); a new time may also come without an offset, as the panel's
+    reschedule form sends it: then it is the wall clock at the appointment's centre."""
+
+    scheduled_start_at = fields.DateTime(metadata={
+        "description": "ISO-8601; without an offset, the wall clock at the appointment's centre"})
 
 
 class PanelNotesSchema(PanelSchema):
