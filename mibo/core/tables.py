@@ -102,6 +102,7 @@ patient_profiles = Table(
     _active(), _created(), _updated(),
     # 0011_centre_relationships
     _ref("registered_centre_id"),
+    Column("mrn", String(50)),  # 0036
 )
 
 # 0011_centre_relationships: the centres a patient belongs to (kept by triggers).

@@ -40,7 +40,7 @@ from mibo.core import audit, db, listing, tables
 from mibo.core.actor import ADMIN, CLINICIAN, Actor
 from mibo.core.errors import ApiError
 from mibo.domain import access, appointments
-from mibo.domain.appointment_states import HELD
+from mibo.domain.appointment_states import HELD, HELD_SQL, LIVE_SQL
 
 # --- SQL ------------------------------------------------------------------------
 
@@ -48,7 +48,7 @@ PATIENT_FROM = """
 pp.id, pp.user_id, u.full_name, u.phone, u.email, pp.date_of_birth, pp.gender, pp.blood_group,
 json_build_object('name', pp.emergency_contact_name, 'phone', pp.emergency_contact_phone)
     AS emergency_contact,
-pp.registered_centre_id, pp.is_active, pp.created_at, pp.updated_at
+pp.registered_centre_id, pp.mrn, pp.notes, pp.is_active, pp.created_at, pp.updated_at
 FROM patient_profiles pp JOIN users u ON u.id = pp.user_id
 """
 
@@ -80,9 +80,9 @@ RETURNING id
 
 INSERT_PATIENT_PROFILE = """
 INSERT INTO patient_profiles (user_id, date_of_birth, gender, blood_group, emergency_contact_name,
-                              emergency_contact_phone, registered_centre_id)
+                              emergency_contact_phone, mrn, notes, registered_centre_id)
 VALUES (%(user_id)s, %(date_of_birth)s, %(gender)s, %(blood_group)s, %(emergency_contact_name)s,
-        %(emergency_contact_phone)s, %(registered_centre_id)s)
+        %(emergency_contact_phone)s, %(mrn)s, %(notes)s, %(registered_centre_id)s)
 RETURNING id
 """
 
@@ -117,6 +117,23 @@ WHERE p.patient_id = %(patient_id)s
 ORDER BY p.created_at DESC, p.id DESC
 """
 
+# Per patient, over the appointments the actor sees (SCOPED_APPOINTMENT's scope): how many are
+# ahead (live) and behind (held), and the next one.
+VISITS_OF_PATIENTS = f"""
+SELECT a.patient_id,
+       count(*) FILTER (WHERE a.status IN {LIVE_SQL} AND a.scheduled_start_at >= now()) AS upcoming,
+       count(*) FILTER (WHERE a.status IN {HELD_SQL} AND a.scheduled_start_at < now()) AS past,
+       (array_agg(json_build_object('id', a.id, 'scheduled_start_at', a.scheduled_start_at,
+                                    'centre_id', a.centre_id, 'clinician_id', a.clinician_id, 'status', a.status)
+                  ORDER BY a.scheduled_start_at)
+            FILTER (WHERE a.status IN {LIVE_SQL} AND a.scheduled_start_at >= now()))[1] AS next_appointment
+FROM appointments a
+WHERE a.patient_id = ANY(%(patient_ids)s::bigint[])
+  AND (%(centre_ids)s::bigint[] IS NULL OR a.centre_id = ANY(%(centre_ids)s::bigint[]))
+  AND (%(clinician_id)s::bigint IS NULL OR a.clinician_id = %(clinician_id)s::bigint)
+GROUP BY a.patient_id
+"""
+
 NOTES_OF_PATIENT = """
 SELECT n.id, n.patient_id, n.appointment_id, n.centre_id, n.author_user_id, u.full_name AS author_name,
        n.note, n.created_at, a.scheduled_start_at, a.appointment_type, a.status AS appointment_status
@@ -146,6 +163,8 @@ PROFILE_COLUMNS = {
     "blood_group": "blood_group",
     "emergency_contact_name": "emergency_contact_name",
     "emergency_contact_phone": "emergency_contact_phone",
+    "mrn": "mrn",
+    "notes": "notes",
 }
 
 # --- who sees whom ----------------------------------------------------------------
@@ -248,8 +267,10 @@ async def patient_row(cur, patient_id: int) -> dict[str, Any]:
     return patient
 
 
-async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int):
-    """The patients the actor sees that match `filters` (search, phone), by name; returns (rows, total)."""
+async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offset: int,
+                    newest_first: bool = False):
+    """The patients the actor sees that match `filters` (search, phone), by name or newest first;
+    returns (rows, total)."""
     where = []
     if "search" in filters:
         where.append(search_condition(filters))
@@ -257,9 +278,27 @@ async def list_page(cur, actor: Actor, filters: dict[str, Any], limit: int, offs
         where.append(_u.c.phone == filters["phone"])
     if (condition := visible_to(actor)) is not None:
         where.append(condition)
-    page = listing.page_of_ids(_pp.c.id, where, (func.lower(_u.c.full_name), _pp.c.id), limit, offset,
+    order = (_pp.c.id.desc(),) if newest_first else (func.lower(_u.c.full_name), _pp.c.id)
+    page = listing.page_of_ids(_pp.c.id, where, order, limit, offset,
                                from_=_pp.join(_u, _u.c.id == _pp.c.user_id))
     return await listing.fetch_page(cur, page, PATIENT_PAGE, offset)
+
+
+async def visits(cur, actor: Actor, patient_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For patients the actor sees, over the appointments the actor sees: {patient id: {upcoming,
+    past, next_appointment}}; a patient without any is absent."""
+    scope = appointments.patient_appointment_scope(actor)
+    rows = await db.fetch_all(cur, VISITS_OF_PATIENTS, {"patient_ids": patient_ids, **scope})
+    return {row.pop("patient_id"): row for row in rows}
+
+
+async def of_user(cur, actor: Actor, user_id: int) -> int:
+    """The patient id of a patient's user id (404 for none, or one the actor may not see)."""
+    patient_id = await db.fetch_value(cur, PATIENT_OF_USER, (user_id,))
+    if patient_id is None:
+        raise ApiError.not_found("patient")
+    await check_visible(cur, actor, patient_id)
+    return patient_id
 
 
 async def _match(cur, actor: Actor, phone: str) -> dict[str, Any] | None:
@@ -285,14 +324,6 @@ async def match_or_register(cur, actor: Actor, data: dict[str, Any]) -> tuple[di
     if match is not None:
         return await patient_row(cur, match["id"]), False
     return await register(cur, actor, data), True
-
-
-async def profile_of_user(cur, user_id: int, field: str = "patientId") -> int:
-    """The patient profile of a patient's user account (where a client names patients by user id)."""
-    patient_id = await db.fetch_value(cur, PATIENT_OF_USER, (user_id,))
-    if patient_id is None:
-        raise ApiError.not_found("patient", field)
-    return patient_id
 
 
 async def detail(cur, actor: Actor, patient_id: int) -> dict[str, Any]:

@@ -34,7 +34,7 @@ class PanelAppointmentSchema(InCentreZone):
     patient_id = fields.String(metadata={"description": "The patient profile's id"})
     patient_name = fields.String()
     patient_phone = fields.String(allow_none=True)
-    patient_mrn = fields.Constant(None, metadata={"description": "Always null: patients have no MRN here"})
+    patient_mrn = fields.String(allow_none=True)
     clinician_id = fields.String()
     clinician_name = fields.String()
     centre_id = fields.String()

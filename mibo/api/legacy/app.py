@@ -23,6 +23,7 @@ from mibo.api.legacy import (
     centres,
     clinicians,
     consultations,
+    patients,
     slots,
     staff,
     uploads,
@@ -31,7 +32,7 @@ from mibo.api.legacy.envelope import error_envelope
 from mibo.core.actor import ADMIN_PANEL
 from mibo.core.config import Settings
 
-MODULES = (auth, analytics, centres, staff, clinicians, uploads, consultations, appointments, booking, slots)
+MODULES = (auth, analytics, centres, staff, clinicians, patients, uploads, consultations, appointments, booking, slots)
 
 
 @web.middleware

@@ -57,7 +57,7 @@ async def one(cur, actor: Actor, appointment_id: int) -> dict:
 
 
 async def booked(cur, actor: Actor, body: dict) -> dict:
-    patient_id = await patients.profile_of_user(cur, body["patient_id"], "patient_id")
+    patient_id = await patients.of_user(cur, actor, body["patient_id"])
     notes = "\n\n".join(filter(None, (body.get("notes"), body.get("patient_notes")))) or None
     appointment_id = await appointments.book(
         cur, actor, patient_id=patient_id, clinician_id=body["clinician_id"], centre_id=body["centre_id"],

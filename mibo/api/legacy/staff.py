@@ -16,10 +16,11 @@ from mibo.api.access import requires
 from mibo.api.http import path_id, read_json, read_query
 from mibo.api.legacy.contract import panel_route
 from mibo.api.legacy.envelope import ok
+from mibo.api.legacy.names import centre_names
 from mibo.api.password_hashing import hash_if_given
 from mibo.api.principals import changes_principals
 from mibo.core.actor import CARE_COORDINATOR, CENTRE_MANAGER, FRONT_DESK, MANAGER, Actor
-from mibo.domain import centres, staff
+from mibo.domain import staff
 from schemas.legacy.base import LIST_CAP
 from schemas.legacy.centres import ToggleActiveSchema
 from schemas.legacy.staff import (
@@ -35,11 +36,6 @@ _row = PanelStaffSchema()
 # The panel's creation path of each role.
 ROLE_PATHS = {MANAGER: "managers", CENTRE_MANAGER: "centre-managers", CARE_COORDINATOR: "care-coordinators",
               FRONT_DESK: "front-desk"}
-
-
-async def centre_names(cur, actor: Actor) -> dict[int, str]:
-    rows, _ = await centres.list_page(cur, actor, {}, LIST_CAP, 0)
-    return {row["id"]: row["name"] for row in rows}
 
 
 def shaped(user: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
