@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, pre_dump, validate, validates_schema
 
-from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Instant, Reason, UpdateAppointmentSchema
+from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Instant, UpdateAppointmentSchema
 from schemas.base import TrimmedString
 from schemas.legacy.base import PanelId, PanelSchema, same_as
 
@@ -114,24 +114,13 @@ class PanelNotesSchema(PanelSchema):
     notes = TrimmedString(required=True, allow_none=True, validate=NOTES)
 
 
-class PanelCancelSchema(PanelSchema):
-    reason = Reason(required=True)
-
-
-class PanelMessageSchema(PanelSchema):
-    message = fields.String()
-
-
-def check_days(data: dict, first: str, last: str, most: int) -> None:
-    if data[last] < data[first]:
-        raise ValidationError(f"Must not be before {camel_name(first)}.", camel_name(last))
-    if (data[last] - data[first]).days >= most:
-        raise ValidationError(f"A range is at most {most} days.", camel_name(last))
-
-
-def camel_name(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+def check_days(data: dict, first: tuple[str, str], last: tuple[str, str], most: int) -> None:
+    """first..last, each (attribute, wire name), both days included: in order and at most `most` days."""
+    (first_name, first_key), (last_name, last_key) = first, last
+    if data[last_name] < data[first_name]:
+        raise ValidationError(f"Must not be before {first_key}.", last_key)
+    if (data[last_name] - data[first_name]).days >= most:
+        raise ValidationError(f"A range is at most {most} days.", last_key)
 
 
 class PanelDayRangeQuerySchema(PanelSchema):
@@ -144,7 +133,7 @@ class PanelDayRangeQuerySchema(PanelSchema):
 
     @validates_schema
     def a_range(self, data, **kwargs):
-        check_days(data, "start_date", "end_date", self.MAX_DAYS)
+        check_days(data, ("start_date", "startDate"), ("end_date", "endDate"), self.MAX_DAYS)
 
 
 class PanelDayAppointmentsQuerySchema(PanelDayRangeQuerySchema):

@@ -76,7 +76,7 @@ class PanelBlockedQuerySchema(PanelSchema):
     @validates_schema
     def a_range(self, data, **kwargs):
         if "date_from" in data and "date_to" in data:
-            check_days(data, "date_from", "date_to", self.MAX_DAYS)
+            check_days(data, ("date_from", "date_from"), ("date_to", "date_to"), self.MAX_DAYS)
 
 
 class PanelSlotExceptionSchema(PanelSchema):
