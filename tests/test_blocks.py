@@ -131,6 +131,21 @@ def test_block_span_today_starts_now_and_the_past_is_refused():
     assert "startAt" in caught.value.details
 
 
+def test_block_span_reads_wall_clock_times_on_a_date_in_the_zone():
+    zone = ZoneInfo("Europe/London")
+    now = dt.datetime(2027, 3, 1, tzinfo=UTC)
+    summer = {"date": dt.date(2027, 6, 1), "start_time": dt.time(9, 0), "end_time": dt.time(9, 30)}
+    assert block_span(summer, zone, now) == (dt.datetime(2027, 6, 1, 8, 0, tzinfo=UTC),
+                                             dt.datetime(2027, 6, 1, 8, 30, tzinfo=UTC))
+    skipped = {"date": dt.date(2027, 3, 28), "start_time": dt.time(1, 30), "end_time": dt.time(2, 30)}
+    with pytest.raises(ApiError) as caught:  # 01:00-02:00 does not exist that night
+        block_span(skipped, zone, now)
+    assert (caught.value.status, caught.value.code, list(caught.value.details)) == (422, "NO_SUCH_TIME", ["startTime"])
+    with pytest.raises(ApiError) as caught:
+        block_span({**summer, "date": dt.date(2027, 2, 1)}, zone, now)
+    assert caught.value.status == 400
+
+
 async def test_blocks_cannot_start_in_the_past(client, factory):
     clinic, coordinator = await blocks_fixture(factory)
     yesterday = local_today(clinic.zone) - dt.timedelta(days=1)

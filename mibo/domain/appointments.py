@@ -53,8 +53,8 @@ JOIN centres c ON c.id = a.centre_id
 """
 
 APPOINTMENT_COLUMNS = """
-a.id, a.patient_id, pu.full_name AS patient_name, pu.phone AS patient_phone, a.clinician_id,
-cu.full_name AS clinician_name, a.centre_id, c.name AS centre_name, c.address_line1 AS centre_address,
+a.id, a.patient_id, pu.full_name AS patient_name, pu.phone AS patient_phone, pp.mrn AS patient_mrn,
+a.clinician_id, cu.full_name AS clinician_name, a.centre_id, c.name AS centre_name, c.address_line1 AS centre_address,
 c.timezone, a.appointment_type, a.scheduled_start_at, a.scheduled_end_at, a.duration_minutes, a.status,
 a.parent_appointment_id, a.booked_by_user_id, a.source, a.meet_link, a.notes, a.cancellation_reason,
 a.session_started_at, a.session_ended_at, a.created_at, a.updated_at

@@ -301,7 +301,9 @@ async def visits(cur, actor: Actor, patient_ids: list[int]) -> dict[int, dict[st
 
 async def of_user(cur, actor: Actor, user_id: int) -> int:
     """The patient id of a patient's user id (404 for none, or one the actor may not see)."""
-    patient_id = await profile_of_user(cur, user_id)
+    patient_id = await db.fetch_value(cur, PATIENT_OF_USER, (user_id,))
+    if patient_id is None:
+        raise ApiError.not_found("patient")
     await check_visible(cur, actor, patient_id)
     return patient_id
 
@@ -329,14 +331,6 @@ async def match_or_register(cur, actor: Actor, data: dict[str, Any]) -> tuple[di
     if match is not None:
         return await patient_row(cur, match["id"]), False
     return await register(cur, actor, data), True
-
-
-async def profile_of_user(cur, user_id: int, field: str = "patientId") -> int:
-    """The patient profile of a patient's user account (where a client names patients by user id)."""
-    patient_id = await db.fetch_value(cur, PATIENT_OF_USER, (user_id,))
-    if patient_id is None:
-        raise ApiError.not_found("patient", field)
-    return patient_id
 
 
 async def detail(cur, actor: Actor, patient_id: int) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, pre_dump, validate, validates_schema
 
-from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Id, Instant, Reason
+from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Instant, UpdateAppointmentSchema
 from schemas.base import TrimmedString
-from schemas.legacy.base import PanelSchema, camel
+from schemas.legacy.base import PanelId, PanelSchema, same_as
 
 NOTES = validate.Length(max=2000)
 
@@ -34,12 +34,12 @@ class PanelAppointmentSchema(InCentreZone):
     patient_id = fields.String(metadata={"description": "The patient profile's id"})
     patient_name = fields.String()
     patient_phone = fields.String(allow_none=True)
-    patient_mrn = fields.Constant(None, metadata={"description": "Always null: patients have no MRN here"})
+    patient_mrn = fields.String(allow_none=True)
     clinician_id = fields.String()
     clinician_name = fields.String()
     centre_id = fields.String()
     centre_name = fields.String()
-    centre_address = camel(fields.String(allow_none=True), "centreAddress")
+    centre_address = fields.String(data_key="centreAddress", allow_none=True)
     timezone = fields.String(metadata={"description": "The centre's IANA zone, in which every instant is written"})
     local_date = fields.Method("local_date_of", metadata={"description": "YYYY-MM-DD at the centre"})
     local_start_time = fields.Method("local_start_of", metadata={"description": "HH:MM at the centre"})
@@ -50,10 +50,10 @@ class PanelAppointmentSchema(InCentreZone):
     duration_minutes = fields.Integer()
     status = fields.String(validate=validate.OneOf(STATUSES))
     notes = fields.String(allow_none=True)
-    patient_notes = fields.Method("booking_notes", metadata={"description": "The booking's notes (as notes)"})
+    patient_notes = same_as("notes", metadata={"description": "The booking's notes (as notes)"})
     parent_appointment_id = fields.String(allow_none=True)
     booked_by_user_id = fields.String(allow_none=True)
-    booked_by_user_name = camel(fields.String(allow_none=True, attribute="booked_by_name"), "bookedByUserName")
+    booked_by_user_name = fields.String(data_key="bookedByUserName", allow_none=True, attribute="booked_by_name")
     source = fields.String()
     meet_link = fields.String(allow_none=True)
     cancellation_reason = fields.String(allow_none=True)
@@ -65,9 +65,10 @@ class PanelAppointmentSchema(InCentreZone):
     payment_notes = fields.String(allow_none=True, attribute="payment_note")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-
-    def booking_notes(self, row) -> str | None:
-        return row["notes"]
+    # The dashboard's "recent appointments" card reads these three under camelCase names.
+    patient_name_for_card = same_as("patient_name", data_key="patientName")
+    clinician_name_for_card = same_as("clinician_name", data_key="clinicianName")
+    scheduled_start_for_card = same_as("scheduled_start_at", data_key="scheduledStartAt")
 
     def local_date_of(self, row) -> str:
         return row["scheduled_start_at"].date().isoformat()
@@ -80,9 +81,10 @@ class PanelAppointmentSchema(InCentreZone):
 
 
 class PanelAppointmentListQuerySchema(PanelSchema):
-    centre_id = camel(Id(), "centreId")
-    clinician_id = camel(Id(), "clinicianId")
-    patient_id = camel(Id(metadata={"description": "The patient profile's id (patient_id of a row)"}), "patientId")
+    centre_id = PanelId(data_key="centreId")
+    clinician_id = PanelId(data_key="clinicianId")
+    patient_id = PanelId(data_key="patientId",
+                         metadata={"description": "The patient profile's id (patient_id of a row)"})
     date = fields.Date(metadata={"description": "A local date at each appointment's centre"})
     status = fields.String(validate=validate.OneOf(STATUSES))
 
@@ -90,9 +92,9 @@ class PanelAppointmentListQuerySchema(PanelSchema):
 class PanelCreateAppointmentSchema(PanelSchema):
     """The panel books by the patient's user id (its Patient.userId)."""
 
-    patient_id = Id(required=True, metadata={"description": "The patient's user id"})
-    clinician_id = Id(required=True)
-    centre_id = Id(required=True)
+    patient_id = PanelId(required=True, metadata={"description": "The patient's user id"})
+    clinician_id = PanelId(required=True)
+    centre_id = PanelId(required=True)
     appointment_type = fields.String(required=True, validate=validate.OneOf(APPOINTMENT_TYPES))
     scheduled_start_at = Instant(required=True)
     duration_minutes = Duration()
@@ -100,28 +102,25 @@ class PanelCreateAppointmentSchema(PanelSchema):
     patient_notes = TrimmedString(allow_none=True, validate=NOTES)
 
 
+class PanelUpdateAppointmentSchema(UpdateAppointmentSchema):
+    """The spec's body (camelCase); a new time may also come without an offset, as the panel's
+    reschedule form sends it: then it is the wall clock at the appointment's centre."""
+
+    scheduled_start_at = fields.DateTime(metadata={
+        "description": "ISO-8601; without an offset, the wall clock at the appointment's centre"})
+
+
 class PanelNotesSchema(PanelSchema):
     notes = TrimmedString(required=True, allow_none=True, validate=NOTES)
 
 
-class PanelCancelSchema(PanelSchema):
-    reason = Reason(required=True)
-
-
-class PanelMessageSchema(PanelSchema):
-    message = fields.String()
-
-
-def check_days(data: dict, first: str, last: str, most: int) -> None:
-    if data[last] < data[first]:
-        raise ValidationError(f"Must not be before {camel_name(first)}.", camel_name(last))
-    if (data[last] - data[first]).days >= most:
-        raise ValidationError(f"A range is at most {most} days.", camel_name(last))
-
-
-def camel_name(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+def check_days(data: dict, first: tuple[str, str], last: tuple[str, str], most: int) -> None:
+    """first..last, each (attribute, wire name), both days included: in order and at most `most` days."""
+    (first_name, first_key), (last_name, last_key) = first, last
+    if data[last_name] < data[first_name]:
+        raise ValidationError(f"Must not be before {first_key}.", last_key)
+    if (data[last_name] - data[first_name]).days >= most:
+        raise ValidationError(f"A range is at most {most} days.", last_key)
 
 
 class PanelDayRangeQuerySchema(PanelSchema):
@@ -129,12 +128,12 @@ class PanelDayRangeQuerySchema(PanelSchema):
 
     MAX_DAYS = 92
 
-    start_date = camel(fields.Date(required=True), "startDate")
-    end_date = camel(fields.Date(required=True), "endDate")
+    start_date = fields.Date(data_key="startDate", required=True)
+    end_date = fields.Date(data_key="endDate", required=True)
 
     @validates_schema
     def a_range(self, data, **kwargs):
-        check_days(data, "start_date", "end_date", self.MAX_DAYS)
+        check_days(data, ("start_date", "startDate"), ("end_date", "endDate"), self.MAX_DAYS)
 
 
 class PanelDayAppointmentsQuerySchema(PanelDayRangeQuerySchema):
@@ -151,9 +150,9 @@ class PanelDayStatisticsSchema(PanelSchema):
 
 
 class PanelSummarySchema(PanelSchema):
-    current_count = camel(fields.Integer(), "currentCount")
-    upcoming_count = camel(fields.Integer(), "upcomingCount")
-    past_count = camel(fields.Integer(), "pastCount")
+    current_count = fields.Integer(data_key="currentCount")
+    upcoming_count = fields.Integer(data_key="upcomingCount")
+    past_count = fields.Integer(data_key="pastCount")
 
 
 class PanelMyAppointmentsSchema(PanelSchema):
@@ -168,8 +167,8 @@ class PanelSessionNotesSchema(PanelSchema):
 
 
 class PanelPreviousNotesQuerySchema(PanelSchema):
-    patient_id = camel(Id(metadata={"description": "The appointment's patient (patient_id of its row)"}),
-                       "patientId")
+    patient_id = PanelId(data_key="patientId",
+                         metadata={"description": "The appointment's patient (patient_id of its row)"})
 
 
 class PanelSessionNoteSchema(PanelSchema):

@@ -3,46 +3,38 @@ taken at the desk."""
 
 from __future__ import annotations
 
-from marshmallow import fields, pre_load, validate
+from marshmallow import fields, validate
 
-from schemas.appointments import APPOINTMENT_TYPES, Id
+from schemas.appointments import APPOINTMENT_TYPES
 from schemas.base import Phone, TrimmedString
 from schemas.legacy.appointments import NOTES, InCentreZone
-from schemas.legacy.base import PanelSchema, camel
+from schemas.legacy.base import PanelId, PanelSchema
 from schemas.payments import DESK_METHODS
 
 
 class PanelFrontDeskBookingSchema(PanelSchema):
-    clinician_id = camel(Id(required=True), "clinicianId")
-    centre_id = camel(Id(required=True), "centreId")
-    patient_phone = camel(Phone(required=True, metadata={"description": "Any accepted format"}), "patientPhone")
-    patient_name = camel(TrimmedString(required=True, validate=validate.Length(min=1, max=150)), "patientName")
-    patient_email = camel(fields.Email(allow_none=True, validate=validate.Length(max=255)), "patientEmail")
-    appointment_type = camel(fields.String(required=True, validate=validate.OneOf(APPOINTMENT_TYPES)),
-                             "appointmentType")
-    appointment_date = camel(fields.Date(required=True, metadata={"description": "Local date at the centre"}),
-                             "appointmentDate")
-    appointment_time = camel(fields.Time(required=True, format="%H:%M",
-                                         metadata={"description": "HH:MM, wall clock at the centre"}),
-                             "appointmentTime")
+    clinician_id = PanelId(data_key="clinicianId", required=True)
+    centre_id = PanelId(data_key="centreId", required=True)
+    patient_phone = Phone(data_key="patientPhone", required=True, metadata={"description": "Any accepted format"})
+    patient_name = TrimmedString(data_key="patientName", required=True, validate=validate.Length(min=1, max=150))
+    patient_email = fields.Email(data_key="patientEmail", allow_none=True, validate=validate.Length(max=255))
+    appointment_type = fields.String(data_key="appointmentType", required=True,
+                                     validate=validate.OneOf(APPOINTMENT_TYPES))
+    appointment_date = fields.Date(data_key="appointmentDate", required=True,
+                                   metadata={"description": "Local date at the centre"})
+    appointment_time = fields.Time(data_key="appointmentTime", required=True, format="%H:%M",
+                                   metadata={"description": "HH:MM, wall clock at the centre"})
     notes = TrimmedString(allow_none=True, validate=NOTES)
-
-    @pre_load
-    def empty_email_is_none(self, data, **kwargs):
-        # The panel's form sends "" for an e-mail left blank.
-        if isinstance(data, dict) and data.get("patientEmail") == "":
-            return {**data, "patientEmail": None}
-        return data
 
 
 class PanelBookedAppointmentSchema(InCentreZone):
     INSTANTS = ("scheduled_start_at", "scheduled_end_at")
 
     id = fields.String()
-    appointment_type = camel(fields.String(), "appointmentType")
-    scheduled_start_at = camel(fields.DateTime(), "scheduledStartAt")
-    scheduled_end_at = camel(fields.DateTime(), "scheduledEndAt")
-    duration_minutes = camel(fields.Integer(), "durationMinutes")
+    appointment_type = fields.String(data_key="appointmentType")
+    scheduled_start_at = fields.DateTime(data_key="scheduledStartAt")
+    scheduled_end_at = fields.DateTime(data_key="scheduledEndAt")
+    duration_minutes = fields.Integer(data_key="durationMinutes")
     status = fields.String()
     notes = fields.String(allow_none=True)
 
@@ -59,7 +51,7 @@ class PanelBookedClinicianSchema(PanelSchema):
     id = fields.String()
     name = fields.String()
     specialization = fields.String(allow_none=True)
-    consultation_fee = camel(fields.Float(), "consultationFee")
+    consultation_fee = fields.Float(data_key="consultationFee")
 
 
 class PanelBookedCentreSchema(PanelSchema):
@@ -74,35 +66,34 @@ class PanelFrontDeskBookedSchema(PanelSchema):
     patient = fields.Nested(PanelBookedPatientSchema)
     clinician = fields.Nested(PanelBookedClinicianSchema)
     centre = fields.Nested(PanelBookedCentreSchema)
-    payment_required = camel(fields.Boolean(), "paymentRequired")
+    payment_required = fields.Boolean(data_key="paymentRequired")
     amount = fields.Float()
 
 
 class PanelSendLinkSchema(PanelSchema):
     """The link goes to the patient's phone on record; the phone and name sent are not used."""
 
-    appointment_id = camel(Id(required=True), "appointmentId")
-    patient_phone = camel(fields.String(validate=validate.Length(max=30)), "patientPhone")
-    patient_name = camel(fields.String(validate=validate.Length(max=150)), "patientName")
+    appointment_id = PanelId(data_key="appointmentId", required=True)
+    patient_phone = fields.String(data_key="patientPhone", validate=validate.Length(max=30))
+    patient_name = fields.String(data_key="patientName", validate=validate.Length(max=150))
 
 
 class PanelPaymentLinkSchema(PanelSchema):
-    payment_id = camel(fields.Integer(attribute="id"), "paymentId")
-    payment_link = camel(fields.String(allow_none=True, attribute="payment_link_url",
-                                       metadata={"description": "Null until the worker has made it"}),
-                         "paymentLink")
-    whatsapp_sent = camel(fields.Constant(False, metadata={
-        "description": "Always false here: the worker makes the link, then sends it over WhatsApp"}), "whatsappSent")
+    payment_id = fields.Integer(data_key="paymentId", attribute="id")
+    payment_link = fields.String(data_key="paymentLink", allow_none=True, attribute="payment_link_url",
+                                       metadata={"description": "Null until the worker has made it"})
+    whatsapp_sent = fields.Constant(False, data_key="whatsappSent", metadata={
+        "description": "Always false here: the worker makes the link, then sends it over WhatsApp"})
     amount = fields.Float()
-    expires_at = camel(fields.DateTime(allow_none=True), "expiresAt")
+    expires_at = fields.DateTime(data_key="expiresAt", allow_none=True)
     status = fields.String()
-    requested_now = camel(fields.Boolean(metadata={"description": "False: an open link was already requested"}),
-                          "requestedNow")
+    requested_now = fields.Boolean(data_key="requestedNow",
+                                   metadata={"description": "False: an open link was already requested"})
 
 
 class PanelDirectPaymentSchema(PanelSchema):
-    payment_method = camel(fields.String(required=True, validate=validate.OneOf(DESK_METHODS)), "paymentMethod")
-    payment_notes = camel(TrimmedString(allow_none=True, validate=validate.Length(max=1000)), "paymentNotes")
+    payment_method = fields.String(data_key="paymentMethod", required=True, validate=validate.OneOf(DESK_METHODS))
+    payment_notes = TrimmedString(data_key="paymentNotes", allow_none=True, validate=validate.Length(max=1000))
 
 
 class PanelPaidAppointmentSchema(PanelSchema):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from schemas.appointments import APPOINTMENT_TYPES, Id
+from schemas.appointments import APPOINTMENT_TYPES
 from schemas.base import TrimmedString
 from schemas.legacy.appointments import InCentreZone, check_days
-from schemas.legacy.base import PanelSchema, camel
+from schemas.legacy.base import PanelId, PanelSchema
 
 HH_MM = "%H:%M"
 MAX_SLOTS = 100
@@ -34,8 +34,8 @@ def check_times(data: dict, start: str, end: str) -> None:
 
 
 class PanelSlotSchema(PanelSchema):
-    clinician_id = Id(required=True)
-    centre_id = Id(required=True)
+    clinician_id = PanelId(required=True)
+    centre_id = PanelId(required=True)
     date = fields.Date(required=True, metadata={"description": "Local date at the centre"})
     start_time = Wall(required=True)
     end_time = Wall(required=True)
@@ -58,8 +58,8 @@ class PanelSlotsSchema(PanelSchema):
 
 
 class PanelBlockDaySchema(PanelSchema):
-    clinician_id = Id(required=True)
-    centre_id = Id(required=True)
+    clinician_id = PanelId(required=True)
+    centre_id = PanelId(required=True)
     date = fields.Date(required=True, metadata={"description": "Local date at the centre"})
     reason = BlankableReason()
 
@@ -67,8 +67,8 @@ class PanelBlockDaySchema(PanelSchema):
 class PanelBlockedQuerySchema(PanelSchema):
     MAX_DAYS = 366
 
-    clinician_id = Id()
-    centre_id = Id()
+    clinician_id = PanelId()
+    centre_id = PanelId()
     date_from = fields.Date(metadata={"description": "Local date at the block's centre"})
     date_to = fields.Date()
     is_blocked = fields.Boolean(load_default=True, metadata={"description": "false: the blocks removed"})
@@ -76,15 +76,15 @@ class PanelBlockedQuerySchema(PanelSchema):
     @validates_schema
     def a_range(self, data, **kwargs):
         if "date_from" in data and "date_to" in data:
-            check_days(data, "date_from", "date_to", self.MAX_DAYS)
+            check_days(data, ("date_from", "date_from"), ("date_to", "date_to"), self.MAX_DAYS)
 
 
 class PanelSlotExceptionSchema(PanelSchema):
-    centre_id = camel(Id(required=True), "centreId")
-    exception_date = camel(fields.Date(required=True, metadata={"description": "Local date at the centre"}),
-                           "exceptionDate")
-    start_time = camel(Wall(required=True), "startTime")
-    end_time = camel(Wall(required=True), "endTime")
+    centre_id = PanelId(data_key="centreId", required=True)
+    exception_date = fields.Date(data_key="exceptionDate", required=True,
+                                 metadata={"description": "Local date at the centre"})
+    start_time = Wall(data_key="startTime", required=True)
+    end_time = Wall(data_key="endTime", required=True)
     mode = fields.String(validate=validate.OneOf(APPOINTMENT_TYPES),
                          metadata={"description": "Accepted; a block covers every mode"})
     reason = BlankableReason()
@@ -192,11 +192,11 @@ class PanelSlotExceptionResultSchema(LocalSpan):
     INSTANTS = ("starts_at", "ends_at", "created_at")
 
     id = fields.Integer()
-    clinician_id = camel(fields.Integer(), "clinicianId")
-    centre_id = camel(fields.Integer(), "centreId")
-    exception_date = camel(fields.Method("start_date"), "exceptionDate")
-    start_time = camel(fields.Method("start_wall"), "startTime")
-    end_time = camel(fields.Method("end_wall"), "endTime")
+    clinician_id = fields.Integer(data_key="clinicianId")
+    centre_id = fields.Integer(data_key="centreId")
+    exception_date = fields.Method("start_date", data_key="exceptionDate")
+    start_time = fields.Method("start_wall", data_key="startTime")
+    end_time = fields.Method("end_wall", data_key="endTime")
     mode = fields.String(allow_none=True)
     reason = fields.String()
-    created_at = camel(fields.DateTime(), "createdAt")
+    created_at = fields.DateTime(data_key="createdAt")

@@ -21,15 +21,16 @@ from mibo.api.resources.appointments import apply_update
 from mibo.core.actor import Actor
 from mibo.domain import appointments, patients
 from mibo.domain.appointment_states import CANCELLED
-from schemas.appointments import CancelAppointmentSchema, UpdateAppointmentSchema
+from schemas.appointments import CancelAppointmentSchema
 from schemas.legacy.appointments import (
     PanelAppointmentListQuerySchema,
     PanelAppointmentSchema,
     PanelCreateAppointmentSchema,
     PanelNotesSchema,
+    PanelUpdateAppointmentSchema,
 )
+from schemas.legacy.base import LIST_CAP
 
-LIST_CAP = 1000
 APPOINTMENT = {"response": PanelAppointmentSchema}
 
 _row = PanelAppointmentSchema()  # stateless when dumping: one instance for every row
@@ -56,7 +57,7 @@ async def one(cur, actor: Actor, appointment_id: int) -> dict:
 
 
 async def booked(cur, actor: Actor, body: dict) -> dict:
-    patient_id = await patients.profile_of_user(cur, body["patient_id"], "patient_id")
+    patient_id = await patients.of_user(cur, actor, body["patient_id"])
     notes = "\n\n".join(filter(None, (body.get("notes"), body.get("patient_notes")))) or None
     appointment_id = await appointments.book(
         cur, actor, patient_id=patient_id, clinician_id=body["clinician_id"], centre_id=body["centre_id"],
@@ -66,6 +67,10 @@ async def booked(cur, actor: Actor, body: dict) -> dict:
 
 
 async def updated(cur, actor: Actor, appointment_id: int, body: dict) -> dict:
+    start = body.get("scheduled_start_at")
+    if start is not None and start.tzinfo is None:
+        current = await appointments.visible_appointment(cur, actor, appointment_id)
+        body = {**body, "scheduled_start_at": appointments.local_start(current, start.date(), start.time())}
     row = await apply_update(cur, actor, appointment_id, body)
     return await shaped_one(cur, row["id"])
 
@@ -100,10 +105,10 @@ async def create_appointment(request: web.Request) -> web.Response:
 
 @requires("appointments.update")
 @panel_route("Reschedule, change the status or the notes", translates=("PUT", "/api/appointments/{id}"),
-             body=UpdateAppointmentSchema, errors=(400, 403, 404, 409, 422), **APPOINTMENT)
+             body=PanelUpdateAppointmentSchema, errors=(400, 403, 404, 409, 422), **APPOINTMENT)
 async def update_appointment(request: web.Request) -> web.Response:
     appointment_id = path_id(request)
-    body = await read_json(request, UpdateAppointmentSchema())
+    body = await read_json(request, PanelUpdateAppointmentSchema())
     return ok(await work.write(request, updated, appointment_id, body), message="Appointment updated")
 
 

@@ -24,6 +24,7 @@ from mibo.core.actor import Actor
 from mibo.core.errors import ApiError
 from mibo.domain import appointments, blocks
 from mibo.domain.availability import BLOCKED
+from schemas.legacy.base import LIST_CAP
 from schemas.legacy.slots import (
     PanelAffectedListSchema,
     PanelBlockDaySchema,
@@ -40,8 +41,6 @@ from schemas.legacy.slots import (
 )
 
 BLOCK = ("POST", "/api/clinicians/{id}/blocks")
-# The blocked list is not paged either; the newest blocks first.
-LIST_CAP = 1000
 
 
 def span_of(slot: dict) -> dict:
