@@ -22,17 +22,10 @@ import redis
 
 from mibo.core import outbox
 from mibo.core.config import Settings
+from tests.factories import insert_appointment_row
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAMATIQ = ROOT / ".venv" / "bin" / "dramatiq"
-
-INSERT_APPOINTMENT = """
-INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type, scheduled_start_at,
-                          scheduled_end_at, duration_minutes, status, source)
-VALUES (%s, %s, %s, %s, %s, %s, 30, %s, 'ADMIN_FRONT_DESK')
-RETURNING id
-"""
-
 
 @dataclass
 class People:
@@ -58,9 +51,9 @@ def future_slot(index: int = 0, days: int = 3) -> datetime:
 
 async def insert_appointment(cur, who: People, start: datetime, kind: str = "ONLINE",
                              status: str = "BOOKED") -> int:
-    await cur.execute(INSERT_APPOINTMENT, (who.patient_id, who.clinician_id, who.centre_id, kind, start,
-                                           start + timedelta(minutes=30), status))
-    return (await cur.fetchone())[0]
+    """`who`'s appointment, on the caller's cursor (to share its transaction)."""
+    return await insert_appointment_row(cur, patient_id=who.patient_id, clinician_id=who.clinician_id,
+                                        centre_id=who.centre_id, start=start, kind=kind, status=status)
 
 
 async def book(pool, who: People, start: datetime, kind: str = "ONLINE") -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from tests.factories import rows
+
 
 async def insert_appointment(
     factory,
@@ -13,33 +17,19 @@ async def insert_appointment(
     status: str = "BOOKED",
     minutes: int = 30,
 ) -> int:
-    """An appointment written straight into the table (the booking API is not under test here)."""
-    row = await factory.fetchone(
-        "INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type, scheduled_start_at,"
-        " scheduled_end_at, duration_minutes, status, source)"
-        " VALUES (%(p)s, %(c)s, %(centre)s, 'IN_PERSON', now() + make_interval(secs => %(s)s),"
-        " now() + make_interval(secs => %(s)s + %(m)s * 60), %(m)s, %(status)s, 'ADMIN_FRONT_DESK')"
-        " RETURNING id",
-        {
-            "p": patient_id,
-            "c": clinician_id,
-            "centre": centre_id,
-            "s": hours_from_now * 3600,
-            "m": minutes,
-            "status": status,
-        },
-    )
-    return row[0]
+    """An appointment `hours_from_now` (the booking API is not under test here)."""
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours_from_now)
+    return await factory.appointment(patient_id=patient_id, clinician_id=clinician_id, centre_id=centre_id,
+                                     start=start, minutes=minutes, status=status)
 
 
 async def audit_rows(factory, action: str, entity_id: int | None = None) -> list[tuple]:
-    async with factory.pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(
-            "SELECT actor_user_id, entity_type, entity_id, centre_id, details FROM audit_log"
-            " WHERE action = %s AND (%s::bigint IS NULL OR entity_id = %s) ORDER BY id",
-            (action, entity_id, entity_id),
-        )
-        return await cur.fetchall()
+    return await rows(
+        factory,
+        "SELECT actor_user_id, entity_type, entity_id, centre_id, details FROM audit_log"
+        " WHERE action = %s AND (%s::bigint IS NULL OR entity_id = %s) ORDER BY id",
+        (action, entity_id, entity_id),
+    )
 
 
 def error_of(body: dict) -> tuple[str, dict | None]:

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from jobs.actors import payments as payment_jobs
 from jobs.actors import refunds as refund_jobs
 from mibo.api.app import init_app
+from tests.factories import rows
+from tests.factories import value as value  # the payment tests read values from here
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 # 10:00 in Kolkata two weeks from today: always ahead, so every payment rule sees a bookable appointment.
@@ -33,24 +35,9 @@ async def book(factory, centre_id: int, *, fee=FEE, start: dt.datetime = START, 
         doctor = await factory.user(full_name="Dr Asha Rao")
         clinician_id = await factory.clinician_profile(doctor["id"], centre_id, consultation_fee=fee)
     patient = await factory.patient(full_name="Ravi Kumar")
-    row = await factory.fetchone(
-        "INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type, scheduled_start_at,"
-        " scheduled_end_at, duration_minutes, status, source)"
-        " VALUES (%s, %s, %s, 'IN_PERSON', %s, %s, 30, %s, 'ADMIN_FRONT_DESK') RETURNING id",
-        (patient["id"], clinician_id, centre_id, start, start + dt.timedelta(minutes=30), status),
-    )
-    return {"id": row[0], "patient": patient, "clinician_id": clinician_id, "centre_id": centre_id}
-
-
-async def rows(factory, sql: str, params=None) -> list[tuple]:
-    async with factory.pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
-
-
-async def value(factory, sql: str, params=None):
-    found = await rows(factory, sql, params)
-    return found[0][0] if found else None
+    appointment_id = await factory.appointment(patient_id=patient["id"], clinician_id=clinician_id,
+                                               centre_id=centre_id, start=start, status=status)
+    return {"id": appointment_id, "patient": patient, "clinician_id": clinician_id, "centre_id": centre_id}
 
 
 async def outbox_rows(factory, actor_name: str) -> list[tuple]:

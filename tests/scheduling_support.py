@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from tests.factories import Factory, StaffUser
+from tests.factories import rows as rows  # the scheduling tests read rows from here
 
 ALL_DAYS = range(7)
 
@@ -34,21 +35,11 @@ async def add_rule(
     end: str = "17:00",
     slot: int = 30,
 ) -> int:
-    row = await factory.fetchone(
-        "INSERT INTO clinician_availability_rules"
-        " (clinician_id, centre_id, day_of_week, start_time, end_time, slot_duration_minutes)"
-        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-        (clinician_id, centre_id, day_of_week, start, end, slot),
-    )
-    return row[0]
+    return await factory.availability_rule(clinician_id, centre_id, day_of_week, start, end, slot)
 
 
 async def set_clinician(factory: Factory, clinician_id: int, **columns) -> None:
-    assignments = ", ".join(f"{name} = %s" for name in columns)
-    await factory.fetchone(
-        f"UPDATE clinician_profiles SET {assignments} WHERE id = %s RETURNING id",
-        (*columns.values(), clinician_id),
-    )
+    await factory.set_clinician(clinician_id, **columns)
 
 
 async def make_clinic(
@@ -103,25 +94,6 @@ async def insert_appointment(
     status: str = "BOOKED",
     patient_id: int | None = None,
 ) -> int:
-    """An appointment written directly (e.g. in the past, or in a given status), bypassing the API."""
-    row = await factory.fetchone(
-        "INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type, scheduled_start_at,"
-        " scheduled_end_at, duration_minutes, status, source)"
-        " VALUES (%s, %s, %s, 'IN_PERSON', %s, %s, %s, %s, 'ADMIN_FRONT_DESK') RETURNING id",
-        (
-            patient_id or clinic.patient["id"],
-            clinic.clinician_id,
-            clinic.centre_id,
-            start,
-            start + dt.timedelta(minutes=minutes),
-            minutes,
-            status,
-        ),
-    )
-    return row[0]
-
-
-async def rows(factory: Factory, sql: str, params=None) -> list[tuple]:
-    async with factory.pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
+    """The clinic's appointment written directly (e.g. in the past, or in a given status), bypassing the API."""
+    return await factory.appointment(patient_id=patient_id or clinic.patient["id"], clinician_id=clinic.clinician_id,
+                                     centre_id=clinic.centre_id, start=start, minutes=minutes, status=status)

@@ -27,24 +27,15 @@ async def appointment(factory, patient, clinician, centre, start, *, status="COM
                       source="ADMIN_FRONT_DESK", created=None, parent=None) -> int:
     start = at(start) if isinstance(start, str) else start
     created = at(created) if isinstance(created, str) else (created or start - dt.timedelta(days=30))
-    row = await factory.fetchone(
-        "INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type, scheduled_start_at,"
-        " scheduled_end_at, duration_minutes, status, source, created_at, parent_appointment_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, 30, %s, %s, %s, %s) RETURNING id",
-        (patient, clinician, centre, kind, start, start + dt.timedelta(minutes=30), status, source, created,
-         parent),
-    )
-    return row[0]
+    return await factory.appointment(patient_id=patient, clinician_id=clinician, centre_id=centre, start=start,
+                                     status=status, kind=kind, source=source, created_at=created,
+                                     parent_appointment_id=parent)
 
 
 async def payment(factory, patient, appointment_id, amount, status="SUCCESS", paid=None) -> int:
     paid = at(paid) if isinstance(paid, str) else paid
-    row = await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, provider, amount, status, paid_at)"
-        " VALUES (%s, %s, 'CASH', %s, %s, %s) RETURNING id",
-        (patient, appointment_id, amount, status, paid),
-    )
-    return row[0]
+    return await factory.payment(patient_id=patient, appointment_id=appointment_id, amount=amount, provider="CASH",
+                                 status=status, paid_at=paid)
 
 
 async def clinician(factory, centre, name, created=None, active=True) -> int:

@@ -119,11 +119,7 @@ async def test_confirmed_cancel_marks_the_payment_for_refund(client, factory):
     appointment_id = await insert_appointment(
         factory, clinic, at(future_day(clinic.zone), "10:00", clinic.zone), status="CONFIRMED"
     )
-    await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, amount, status)"
-        " VALUES (%s, %s, 1500, 'SUCCESS') RETURNING id",
-        (clinic.patient["id"], appointment_id),
-    )
+    await factory.payment(patient_id=clinic.patient["id"], appointment_id=appointment_id, amount=1500, status="SUCCESS")
     resp = await client.put(
         f"/api/appointments/{appointment_id}",
         json={"status": "CANCELLED", "reason": "Clinician ill"},

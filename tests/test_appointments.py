@@ -208,12 +208,8 @@ async def test_blocked_buffered_and_capped_slots_are_refused(client, factory):
     await set_clinician(factory, clinic.clinician_id, buffer_after_minutes=15, max_daily_appointments=2)
     day = future_day(clinic.zone)
     await insert_appointment(factory, clinic, at(day, "10:00", clinic.zone))
-    await factory.fetchone(
-        "INSERT INTO clinician_blocks (clinician_id, starts_at, ends_at, reason)"
-        " VALUES (%s, %s, %s, 'Ward round')"
-        " RETURNING id",
-        (clinic.clinician_id, at(day, "14:00", clinic.zone), at(day, "15:00", clinic.zone)),
-    )
+    await factory.block(clinic.clinician_id, at(day, "14:00", clinic.zone), at(day, "15:00", clinic.zone),
+                        "Ward round")
     cases = (
         ("14:30", 409, "SLOT_BLOCKED"),
         ("10:30", 409, "SLOT_UNAVAILABLE"),
@@ -279,6 +275,40 @@ async def test_fifty_simultaneous_bookings_of_one_slot(client, factory):
     assert {body["error"]["code"] for status, body in results if status == 409} == {"SLOT_UNAVAILABLE"}
     assert await rows(factory, "SELECT count(*) FROM appointments") == [(1,)]
     assert await rows(factory, "SELECT count(*) FROM outbox") == [(1,)]
+
+
+async def book_all(client, clinic, factory, starts) -> list[tuple[int, str | None]]:
+    patients = [await factory.patient() for _ in starts]
+
+    async def one(patient, start):
+        resp = await client.post("/api/appointments", headers=clinic.desk.headers,
+                                 json=booking(clinic, start, patientId=patient["id"]))
+        body = await resp.json()
+        return resp.status, None if resp.status == 201 else body["error"]["code"]
+
+    return await asyncio.gather(*(one(p, s) for p, s in zip(patients, starts, strict=True)))
+
+
+async def test_eight_concurrent_bookings_against_a_daily_cap_of_one_give_one_201(client, factory):
+    clinic = await make_clinic(factory)
+    await set_clinician(factory, clinic.clinician_id, max_daily_appointments=1)
+    day = future_day(clinic.zone)
+    starts = [at(day, f"{9 + i:02d}:00", clinic.zone) for i in range(8)]  # eight different, free slots
+    answers = await book_all(client, clinic, factory, starts)
+    assert sorted(answers, key=str) == sorted([(201, None)] + [(409, "DAILY_CAP_REACHED")] * 7, key=str), answers
+    assert len(await rows(factory, "SELECT id FROM appointments")) == 1
+
+
+async def test_concurrent_bookings_never_break_a_buffer(client, factory):
+    clinic = await make_clinic(factory)
+    await set_clinician(factory, clinic.clinician_id, buffer_after_minutes=30)
+    day = future_day(clinic.zone)
+    # 10:00 and 10:30 never overlap (the exclusion constraint allows both); the buffer allows one.
+    starts = [at(day, "10:00", clinic.zone), at(day, "10:30", clinic.zone)] * 4
+    answers = await book_all(client, clinic, factory, starts)
+    assert [status for status, _ in answers].count(201) == 1, answers
+    assert {code for status, code in answers if status != 201} == {"SLOT_UNAVAILABLE"}
+    assert len(await rows(factory, "SELECT id FROM appointments")) == 1
 
 
 async def test_the_database_refuses_overlaps_on_its_own(factory):
@@ -406,11 +436,7 @@ async def test_reschedule_creates_a_linked_appointment_and_moves_the_payment(cli
     coordinator = await factory.staff("CARE_COORDINATOR", [clinic.centre_id])
     day = future_day(clinic.zone)
     original = await insert_appointment(factory, clinic, at(day, "10:00", clinic.zone), status="CONFIRMED")
-    await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, amount, status)"
-        " VALUES (%s, %s, 1000, 'SUCCESS') RETURNING id",
-        (clinic.patient["id"], original),
-    )
+    await factory.payment(patient_id=clinic.patient["id"], appointment_id=original, status="SUCCESS")
     new_start = at(day, "10:15", clinic.zone)  # overlaps the original's own slot: that is fine
     status, body = await put(
         client, coordinator, original, {"scheduledStartAt": new_start.isoformat(), "reason": "Patient asked"}
@@ -451,6 +477,24 @@ async def test_reschedule_to_a_taken_slot_changes_nothing(client, factory):
     assert await rows(factory, "SELECT status FROM appointments WHERE id = %s", (original,)) == [("BOOKED",)]
     assert await rows(factory, "SELECT count(*) FROM appointments") == [(2,)]
     assert await rows(factory, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+async def test_a_reschedule_by_another_centres_coordinator_is_403_and_changes_nothing(client, factory):
+    clinic = await make_clinic(factory)
+    other_coordinator = await factory.staff("CARE_COORDINATOR", [await factory.centre()])
+    day = future_day(clinic.zone)
+    created = await client.post("/api/appointments", json=booking(clinic, at(day, "10:00", clinic.zone)),
+                                headers=clinic.desk.headers)
+    appointment_id = (await created.json())["data"]["id"]
+    before = await rows(factory, "SELECT id, status, scheduled_start_at FROM appointments ORDER BY id")
+    history = await rows(factory, "SELECT id FROM appointment_status_history")
+    outbox = await rows(factory, "SELECT id FROM outbox")
+    resp = await client.put(f"/api/appointments/{appointment_id}", headers=other_coordinator.headers,
+                            json={"scheduledStartAt": at(day, "11:00", clinic.zone).isoformat(), "reason": "x"})
+    assert (resp.status, (await resp.json())["error"]["code"]) == (403, "CENTRE_FORBIDDEN")
+    assert await rows(factory, "SELECT id, status, scheduled_start_at FROM appointments ORDER BY id") == before
+    assert await rows(factory, "SELECT id FROM appointment_status_history") == history
+    assert await rows(factory, "SELECT id FROM outbox") == outbox
 
 
 async def test_reschedule_to_another_clinician(client, factory):

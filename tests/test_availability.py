@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mibo.domain import availability as av
-from tests.scheduling_support import add_rule, at, future_day, insert_appointment, make_clinic, set_clinician
+from tests.scheduling_support import (
+    add_rule,
+    at,
+    booking,
+    future_day,
+    insert_appointment,
+    make_clinic,
+    set_clinician,
+)
 
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")
@@ -295,12 +303,7 @@ async def test_availability_shows_booked_blocked_and_available(client, factory):
     clinic = await make_clinic(factory, "Asia/Kolkata", start="09:00", end="11:00")
     day = future_day(clinic.zone)
     await insert_appointment(factory, clinic, at(day, "09:30", clinic.zone))
-    await factory.fetchone(
-        "INSERT INTO clinician_blocks (clinician_id, starts_at, ends_at, reason)"
-        " VALUES (%s, %s, %s, 'Meeting')"
-        " RETURNING id",
-        (clinic.clinician_id, at(day, "10:00", clinic.zone), at(day, "10:30", clinic.zone)),
-    )
+    await factory.block(clinic.clinician_id, at(day, "10:00", clinic.zone), at(day, "10:30", clinic.zone), "Meeting")
     status, body = await get_availability(client, clinic.desk, clinicianId=clinic.clinician_id, date=day)
     assert status == 200, body
     data = body["data"]
@@ -469,3 +472,31 @@ async def test_http_answers_do_not_depend_on_the_process_zone(client, factory):
         ("09:30", "booked"),
     ]
     assert (status, appointment_status, zone_name) == (201, "BOOKED", "Asia/Kolkata")
+
+
+async def one_weekday_clinic(factory, timezone: str, day: dt.date, start: str, end: str):
+    clinic = await make_clinic(factory, timezone, days=())
+    await add_rule(factory, clinic.clinician_id, clinic.centre_id, day.weekday(), start, end)
+    return clinic
+
+
+@pytest.mark.parametrize(("timezone", "window", "wall"), [
+    ("Asia/Kolkata", ("01:00", "06:00"), "04:00"),  # 04:00 IST is 22:30 UTC of the day before
+    ("America/Los_Angeles", ("18:00", "23:30"), "21:00"),  # 21:00 in LA is 04:00/05:00 UTC of the day after
+])
+async def test_a_one_weekday_rule_books_on_that_local_weekday(client, factory, timezone, window, wall):
+    probe = await make_clinic(factory, timezone, days=())
+    day = future_day(probe.zone, 10)
+    clinic = await one_weekday_clinic(factory, timezone, day, *window)
+    start = at(day, wall, clinic.zone)
+    assert start.astimezone(dt.UTC).date() != day  # the UTC date, and so its weekday, differ
+    resp = await client.get("/api/appointments/availability", headers=clinic.desk.headers,
+                            params={"clinicianId": str(clinic.clinician_id), "date": day.isoformat()})
+    slots = {s["localStart"]: s["status"] for s in (await resp.json())["data"]["slots"]}
+    assert slots[wall] == "available", slots
+    resp = await client.post("/api/appointments", json=booking(clinic, start), headers=clinic.desk.headers)
+    assert resp.status == 201, await resp.text()
+    # The same wall time a day later is another weekday: no rule, no booking.
+    resp = await client.post("/api/appointments", headers=clinic.desk.headers,
+                             json=booking(clinic, start + dt.timedelta(days=1), patientId=clinic.patient["id"]))
+    assert (resp.status, (await resp.json())["error"]["code"])[0] in (409, 422)

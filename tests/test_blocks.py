@@ -205,17 +205,10 @@ async def test_block_over_appointments_conflicts_unless_cancelling(client, facto
     paid = await insert_appointment(
         factory, clinic, at(day, "15:00", clinic.zone), status="CONFIRMED", patient_id=other["id"]
     )
-    await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, amount, status)"
-        " VALUES (%s, %s, 800, 'SUCCESS') RETURNING id",
-        (other["id"], paid),
-    )
+    await factory.payment(patient_id=other["id"], appointment_id=paid, amount=800, status="SUCCESS")
     # A payment link sent for the unpaid one: cancelling the appointment closes it too.
-    link = await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, channel, amount, status)"
-        " SELECT patient_id, id, 'PAYMENT_LINK', 800, 'CREATED' FROM appointments WHERE id = %s RETURNING id",
-        (booked,),
-    )
+    link = await factory.payment(patient_id=clinic.patient["id"], appointment_id=booked, amount=800,
+                                 channel="PAYMENT_LINK", status="CREATED")
     request = {"date": day.isoformat(), "reason": "Conference"}
     status, body = await create(client, coordinator, clinic.clinician_id, request)
     assert (status, body["error"]["code"]) == (409, "BLOCK_CONFLICT")
@@ -239,7 +232,7 @@ async def test_block_over_appointments_conflicts_unless_cancelling(client, facto
         " FROM appointment_status_history ORDER BY appointment_id",
     ) == [(booked, "BOOKED", "CANCELLED", coordinator.id), (paid, "CONFIRMED", "CANCELLED", coordinator.id)]
     assert await rows(factory, "SELECT actor_name, args FROM outbox ORDER BY id") == [
-        ("cancel_payment_link", [link[0]]),
+        ("cancel_payment_link", [link]),
         ("appointment_cancelled", [booked]),
         ("appointment_cancelled", [paid]),
     ]
@@ -299,6 +292,27 @@ async def test_a_centre_block_only_blocks_that_centre(client, factory):
         client, coordinator, clinic.clinician_id, {"date": day.isoformat(), "reason": "x", "centreId": 999999}
     )
     assert (status, body["error"]["code"]) == (404, "CENTRE_NOT_FOUND")
+
+
+async def test_a_block_must_name_a_centre_where_the_clinician_works(client, factory):
+    kochi = await make_clinic(factory)
+    bangalore = await factory.centre()
+    coordinator = await factory.staff("CARE_COORDINATOR", [bangalore])
+    until_2999 = {"fromDate": future_day(kochi.zone).isoformat(),
+                  "toDate": (future_day(kochi.zone) + dt.timedelta(days=300)).isoformat(),
+                  "reason": "Leave", "centreId": bangalore}
+    url = f"/api/clinicians/{kochi.clinician_id}/blocks"
+    resp = await client.post(url, json=until_2999, headers=coordinator.headers)
+    body = await resp.json()
+    assert (resp.status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert body["error"]["details"] == {"centreId": ["The clinician does not work at this centre."]}
+    resp = await client.post(url, json={**until_2999, "centreId": kochi.centre_id}, headers=coordinator.headers)
+    assert (resp.status, (await resp.json())["error"]["code"]) == (403, "CENTRE_FORBIDDEN")
+    assert await rows(factory, "SELECT id FROM clinician_blocks") == []
+    # Once the clinician also works at Bangalore, a Bangalore coordinator may block them there.
+    await factory.assign(kochi.clinician.id, bangalore)
+    resp = await client.post(url, json=until_2999, headers=coordinator.headers)
+    assert resp.status == 201, await resp.text()
 
 
 async def test_block_permissions_and_scope(client, factory):

@@ -3,6 +3,7 @@
 import psycopg2
 
 from mibo.core.errors import from_db_error
+from tests.factories import rows
 from tests.ops_helpers import audit_rows, error_of, insert_appointment
 
 
@@ -31,13 +32,12 @@ def rule(day=0, start="09:00", end="13:00", **overrides):
 
 
 async def rules_in_db(factory, clinician_id):
-    async with factory.pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(
-            "SELECT day_of_week, to_char(start_time, 'HH24:MI'), to_char(end_time, 'HH24:MI')"
-            " FROM clinician_availability_rules WHERE clinician_id = %s ORDER BY 1, 2",
-            (clinician_id,),
-        )
-        return await cur.fetchall()
+    return await rows(
+        factory,
+        "SELECT day_of_week, to_char(start_time, 'HH24:MI'), to_char(end_time, 'HH24:MI')"
+        " FROM clinician_availability_rules WHERE clinician_id = %s ORDER BY 1, 2",
+        (clinician_id,),
+    )
 
 
 async def test_admin_creates_clinician_with_new_user(client, factory):
@@ -137,10 +137,7 @@ async def test_list_is_scoped_and_filtered(client, factory):
         (doc_b.clinician_id,),
     )
     # Anil also works at B (assigned there), so B's desk sees him.
-    await factory.fetchone(
-        "INSERT INTO centre_staff_assignments (centre_id, user_id) VALUES (%s, %s) RETURNING id",
-        (b, doc_a.id),
-    )
+    await factory.assign(doc_a.id, b)
     admin = await factory.staff("ADMIN")
     desk_a = await factory.staff("FRONT_DESK", [a])
     desk_b = await factory.staff("FRONT_DESK", [b])

@@ -27,6 +27,7 @@ from mibo.core import outbox  # noqa: E402
 from mibo.domain import messages  # noqa: E402
 from mibo.domain import otp_delivery as otp_sender  # noqa: E402
 from mibo.providers.errors import ProviderError  # noqa: E402
+from tests.factories import rows  # noqa: E402
 from tests.jobs_support import future_slot, insert_appointment, people, wait_for  # noqa: E402
 
 # What the relay does to a due step, for a lease long enough that nothing is published twice here.
@@ -82,12 +83,6 @@ async def runner(pool, sandbox, monkeypatch):
 
 
 LINK = "SELECT meet_link, calendar_event_id FROM appointments WHERE id = %s"
-
-
-async def rows(pool, sql, params=()):
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
 
 
 async def new_appointment(factory, pool, kind="ONLINE", start=None, status="BOOKED"):

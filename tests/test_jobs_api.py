@@ -6,13 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from mibo.core import outbox
+from tests.factories import rows
 from tests.jobs_support import future_slot, insert_appointment, people
-
-
-async def fetch(pool, sql, params=()):
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall() if cur.description else cur.rowcount
 
 
 async def appointment(factory, pool, kind="ONLINE", status="BOOKED", who=None, slot=0):
@@ -32,7 +27,7 @@ async def test_confirmation_is_queued_through_the_outbox(client, factory, pool, 
                              json={"appointmentId": appt})
     assert resp.status == 202
     assert (await resp.json())["data"] == {"appointmentId": appt, "queued": True}
-    assert await fetch(pool, "SELECT actor_name, args FROM outbox") == [(outbox.APPOINTMENT_CONFIRMED,
+    assert await rows(pool, "SELECT actor_name, args FROM outbox") == [(outbox.APPOINTMENT_CONFIRMED,
                                                                          [appt])]
 
 
@@ -46,7 +41,7 @@ async def test_reminder_shares_the_schedulers_key_so_it_is_queued_once(client, f
         assert resp.status == 202
         answers.append((await resp.json())["data"]["queued"])
     assert answers == [True, False]
-    ((actor, args, key),) = await fetch(pool, "SELECT actor_name, args, dedupe_key FROM outbox")
+    ((actor, args, key),) = await rows(pool, "SELECT actor_name, args, dedupe_key FROM outbox")
     start = datetime.fromisoformat(args[1])
     assert (actor, args[0], key) == (outbox.APPOINTMENT_REMINDER, appt,
                                       outbox.reminder_dedupe_key(appt, int(start.timestamp())))
@@ -65,12 +60,12 @@ async def test_notification_requests_are_checked(client, factory, pool, settings
     resp = await client.post("/api/notifications/appointment-reminder", headers=desk.headers,
                              json={"appointmentId": cancelled})
     assert resp.status == 403
-    assert await fetch(pool, "SELECT count(*) FROM outbox") == [(0,)]
+    assert await rows(pool, "SELECT count(*) FROM outbox") == [(0,)]
 
 
 async def test_history_filters_pages_and_masks_phones(client, factory, pool):
     who, appt = await appointment(factory, pool)
-    await fetch(pool, """
+    await rows(pool, """
         INSERT INTO notification_logs (idempotency_key, appointment_id, kind, template_name, recipient_phone,
                                        status, attempts, created_at)
         VALUES ('a', %(a)s, 'APPOINTMENT_BOOKED', 't', %(p)s, 'SENT', 1, '2026-06-04 18:29:00+00'),
@@ -114,8 +109,8 @@ async def test_generate_meet_link_queues_once_per_request_and_returns_an_existin
                              json={"appointmentId": appt})
     assert resp.status == 202
     assert (await resp.json())["data"]["status"] == "PENDING"
-    assert await fetch(pool, "SELECT actor_name, args FROM outbox") == [(outbox.CREATE_MEET_LINK, [appt, ""])]
-    await fetch(pool, "UPDATE appointments SET meet_link = 'https://meet.google.com/aaa-bbbb-ccc',"
+    assert await rows(pool, "SELECT actor_name, args FROM outbox") == [(outbox.CREATE_MEET_LINK, [appt, ""])]
+    await rows(pool, "UPDATE appointments SET meet_link = 'https://meet.google.com/aaa-bbbb-ccc',"
                       " calendar_event_id = 'e1' WHERE id = %s", (appt,))
     resp = await client.post("/api/video/generate-meet-link", headers=service(settings),
                              json={"appointmentId": appt})
@@ -125,7 +120,7 @@ async def test_generate_meet_link_queues_once_per_request_and_returns_an_existin
     resp = await client.post("/api/video/generate-meet-link", headers=service(settings),
                              json={"appointmentId": in_person})
     assert resp.status == 422 and (await resp.json())["error"]["code"] == "NOT_ONLINE"
-    assert await fetch(pool, "SELECT count(*) FROM outbox") == [(1,)]
+    assert await rows(pool, "SELECT count(*) FROM outbox") == [(1,)]
 
 
 async def test_meet_link_is_visible_only_within_the_centre(client, factory, pool):
@@ -167,5 +162,5 @@ async def test_otp_over_whatsapp_is_queued_sealed(aiohttp_client, settings, pool
     sealed = otp_sender.unseal(settings, message["args"][0])
     assert sealed["phone"] == staff.phone and len(sealed["otp"]) == 6
     assert sealed["otp"] not in _json.dumps(message)
-    ((otp_hash,),) = await fetch(pool, "SELECT otp_hash FROM otp_requests")
+    ((otp_hash,),) = await rows(pool, "SELECT otp_hash FROM otp_requests")
     assert sealed["otp"] not in otp_hash

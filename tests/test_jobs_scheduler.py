@@ -17,6 +17,7 @@ import redis as redis_sync
 from jobs import scheduler, sweeps
 from jobs.actors import maintenance
 from mibo.core import outbox, relay
+from tests.factories import insert_payment_row, rows
 from tests.jobs_support import insert_appointment, people, wait_for
 
 # 10:00 in Kolkata on 4 June 2026; "tomorrow" there is 5 June.
@@ -25,12 +26,6 @@ NOW = datetime(2026, 6, 4, 4, 30, tzinfo=UTC)
 
 def kolkata(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 6, day, hour, minute, tzinfo=UTC) - timedelta(hours=5, minutes=30)
-
-
-async def fetch(pool, sql, params=()):
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall() if cur.description else cur.rowcount
 
 
 async def appointments_at(factory, pool, starts, status="BOOKED", timezone="Asia/Kolkata"):
@@ -47,7 +42,7 @@ async def test_reminders_cover_tomorrow_in_the_centres_zone(factory, pool):
     not_due = await appointments_at(factory, pool, [kolkata(4, 18), kolkata(6, 0, 0)])
     await appointments_at(factory, pool, [kolkata(5, 12)], status="CANCELLED")
     assert await scheduler.enqueue_reminders(pool, NOW) == 3
-    queued = await fetch(pool,
+    queued = await rows(pool,
                          "SELECT args, dedupe_key FROM outbox WHERE actor_name = 'appointment_reminder'")
     assert sorted(args[0] for args, _ in queued) == sorted(due)
     assert not set(not_due) & {args[0] for args, _ in queued}
@@ -68,12 +63,12 @@ async def test_two_schedulers_at_once_queue_each_reminder_once(factory, pool):
     assert sum(results) == len(ids)
     assert await scheduler.enqueue_reminders(pool,
                                              NOW + timedelta(minutes=15)) == 0  # the next run, or a restart
-    (count,) = (await fetch(pool, "SELECT count(*) FROM outbox"))[0]
+    (count,) = (await rows(pool, "SELECT count(*) FROM outbox"))[0]
     assert count == len(ids)
 
 
 async def test_failed_notifications_are_requeued_once_per_attempt(factory, pool, settings):
-    await fetch(pool, """
+    await rows(pool, """
         INSERT INTO notification_logs (idempotency_key, kind, template_name, recipient_phone, status,
                                        attempts, next_attempt_at)
         VALUES ('due', 'X', 't', '+919876543210', 'FAILED', 1, now() - interval '1 minute'),
@@ -84,11 +79,11 @@ async def test_failed_notifications_are_requeued_once_per_attempt(factory, pool,
     results = await asyncio.gather(*(scheduler.enqueue_notification_retries(pool,
                                                                             settings) for _ in range(3)))
     assert sum(results) == 1
-    ((actor, args, key),) = await fetch(pool, "SELECT actor_name, args, dedupe_key FROM outbox")
-    (due_id,) = (await fetch(pool, "SELECT id FROM notification_logs WHERE idempotency_key = 'due'"))[0]
+    ((actor, args, key),) = await rows(pool, "SELECT actor_name, args, dedupe_key FROM outbox")
+    (due_id,) = (await rows(pool, "SELECT id FROM notification_logs WHERE idempotency_key = 'due'"))[0]
     assert (actor, args, key) == ("send_notification", [due_id], f"notification-retry:{due_id}:1")
     # After another failed attempt, it may be queued again.
-    await fetch(pool, "UPDATE notification_logs SET attempts = 2 WHERE id = %s", (due_id,))
+    await rows(pool, "UPDATE notification_logs SET attempts = 2 WHERE id = %s", (due_id,))
     assert await scheduler.enqueue_notification_retries(pool, settings) == 1
 
 
@@ -96,12 +91,11 @@ async def stale_payment(factory, pool, *, channel="CHECKOUT", status="CREATED", 
     who = await people(factory)
     async with pool.acquire() as conn, conn.cursor() as cur:
         appointment_id = await insert_appointment(cur, who, kolkata(5, 10), "IN_PERSON")
-        await cur.execute(
-            "INSERT INTO payments (patient_id, appointment_id, channel, amount, status, flagged_at, created_at,"
-            " updated_at) VALUES (%s, %s, %s, 1500, %s, CASE WHEN %s THEN now() END,"
-            " now() - make_interval(mins => %s), now() - make_interval(mins => %s)) RETURNING id",
-            (who.patient_id, appointment_id, channel, status, flagged, minutes_ago, minutes_ago))
-        return (await cur.fetchone())[0]
+        now = datetime.now(UTC)
+        then = now - timedelta(minutes=minutes_ago)
+        return await insert_payment_row(cur, patient_id=who.patient_id, appointment_id=appointment_id, amount=1500,
+                                        channel=channel, status=status, flagged_at=now if flagged else None,
+                                        created_at=then, updated_at=then)
 
 
 async def test_payments_left_open_are_queued_for_reconciliation_once_while_open(factory, pool, settings):
@@ -113,13 +107,13 @@ async def test_payments_left_open_are_queued_for_reconciliation_once_while_open(
     swept = await asyncio.gather(*(sweeps.payments(pool, settings) for _ in range(3)))
     assert sorted(s.repaired for s in swept) == [0, 0, 2] and all(s.found == 2 for s in swept)
     assert all(s.oldest_seconds >= 30 * 60 for s in swept)
-    queued = await fetch(pool, "SELECT args, dedupe_key FROM outbox ORDER BY id")
+    queued = await rows(pool, "SELECT args, dedupe_key FROM outbox ORDER BY id")
     assert queued == [([pid], f"reconcile_payment:{pid}") for pid in due]
     # Still open (queued, or running): not queued twice. Once done, the next run opens it again.
     assert (await sweeps.payments(pool, settings)).repaired == 0
-    await fetch(pool, "UPDATE outbox SET done_at = now()")
+    await rows(pool, "UPDATE outbox SET done_at = now()")
     assert (await sweeps.payments(pool, settings)).repaired == 2
-    assert await fetch(pool, "SELECT count(*) FROM outbox WHERE done_at IS NULL") == [(2,)]
+    assert await rows(pool, "SELECT count(*) FROM outbox WHERE done_at IS NULL") == [(2,)]
 
 
 async def test_cleanup_is_queued_for_a_worker_once_per_hour(pool):
@@ -128,30 +122,30 @@ async def test_cleanup_is_queued_for_a_worker_once_per_hour(pool):
     assert sorted(results) == [0, 0, 0, 1]
     assert await scheduler.enqueue_purge(pool, at + timedelta(minutes=58)) == 0
     assert await scheduler.enqueue_purge(pool, at + timedelta(minutes=59)) == 1
-    assert [r[0] for r in await fetch(pool, "SELECT actor_name FROM outbox")] == ["purge_expired"] * 2
+    assert [r[0] for r in await rows(pool, "SELECT actor_name FROM outbox")] == ["purge_expired"] * 2
 
 
 async def test_cleanup_removes_expired_otps_sessions_and_old_outbox_rows(factory, pool, settings):
     user = await factory.user()
-    await fetch(pool, """
+    await rows(pool, """
         INSERT INTO otp_requests (phone, otp_hash, expires_at) VALUES
           ('+919876543210', 'h', now() - interval '2 days'),
           ('+919876543210', 'h', now() + interval '5 minutes')""")
-    await fetch(pool, """
+    await rows(pool, """
         INSERT INTO auth_sessions (user_id, refresh_token_hash, expires_at, revoked_at) VALUES
           (%(u)s, 'a', now() - interval '2 days', NULL),
           (%(u)s, 'b', now() + interval '1 day', now() - interval '30 days'),
           (%(u)s, 'c', now() + interval '1 day', now() - interval '1 hour'),
           (%(u)s, 'd', now() + interval '1 day', NULL)""", {"u": user["id"]})
-    await fetch(pool, """
+    await rows(pool, """
         INSERT INTO outbox (actor_name, created_at, published_at, done_at) VALUES
           ('a', now() - interval '9 days', now() - interval '9 days', now() - interval '8 days'),
           ('b', now() - interval '9 days', now() - interval '9 days', NULL),
           ('c', now(), now(), now()), ('d', now(), NULL, NULL)""")
     # Only finished steps go, and only old ones; an open step stays however old it is.
     assert await maintenance.purge(pool, settings) == {"otps": 1, "sessions": 2, "outbox": 1}
-    assert [r[0] for r in await fetch(pool, "SELECT actor_name FROM outbox ORDER BY id")] == ["b", "c", "d"]
-    assert sorted(r[0] for r in await fetch(pool, "SELECT refresh_token_hash FROM auth_sessions")) == ["c",
+    assert [r[0] for r in await rows(pool, "SELECT actor_name FROM outbox ORDER BY id")] == ["b", "c", "d"]
+    assert sorted(r[0] for r in await rows(pool, "SELECT refresh_token_hash FROM auth_sessions")) == ["c",
                                                                                                        "d"]
     assert await maintenance.purge(pool, settings) == {"otps": 0, "sessions": 0, "outbox": 0}
 
@@ -199,7 +193,7 @@ async def test_sweep_publishes_each_row_once_even_when_two_run_at_once(pool, pub
     assert sorted(m["args"][0] for m in published) == list(range(1, total - 2))
     assert all(m["actor_name"] == "appointment_booked" for m in published)
     assert len(queue_reader("reminders")) == 3
-    left = await fetch(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    left = await rows(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
     assert left == [(0,)] and len(ids + reminder_ids) == total
     assert await relay.publish_pending(pool, publisher) == 0  # nothing twice
 
@@ -211,8 +205,8 @@ async def test_sweep_with_redis_down_keeps_rows_for_later(pool, settings, queue_
         assert await relay.publish_pending(pool, down) == 0
     finally:
         down.close()
-    rows = await fetch(pool, "SELECT published_at, attempts, last_error FROM outbox")
-    assert all(p is None and a == 1 and "ConnectionError" in e for p, a, e in rows)
+    found = await rows(pool, "SELECT published_at, attempts, last_error FROM outbox")
+    assert all(p is None and a == 1 and "ConnectionError" in e for p, a, e in found)
     up = relay.Publisher(settings)
     try:
         assert await relay.publish_pending(pool, up) == 5
@@ -233,7 +227,7 @@ async def test_relay_publishes_right_after_commit(client, pool, queue_reader, pu
     await wait_for(lambda: queue_reader(), timeout=3, interval=0.02, what="the relay to publish")
     assert asyncio.get_running_loop().time() - started < 1.0
     assert [m["args"] for m in queue_reader()] == [[7]]
-    await wait_for(lambda: fetch(pool, "SELECT 1 FROM outbox WHERE published_at IS NOT NULL"), timeout=3)
+    await wait_for(lambda: rows(pool, "SELECT 1 FROM outbox WHERE published_at IS NOT NULL"), timeout=3)
 
 
 async def test_publishing_to_a_hung_redis_never_blocks_the_event_loop(pool, settings):
@@ -268,8 +262,8 @@ async def test_publishing_to_a_hung_redis_never_blocks_the_event_loop(pool, sett
             await writer.wait_closed()
         await hung.wait_closed()
     assert len(gaps) > 50 and max(gaps) < 0.5
-    rows = await fetch(pool, "SELECT published_at, last_error FROM outbox")
-    assert all(p is None and "Timeout" in e for p, e in rows)
+    found = await rows(pool, "SELECT published_at, last_error FROM outbox")
+    assert all(p is None and "Timeout" in e for p, e in found)
 
 
 async def test_a_published_step_is_published_again_only_once_its_lease_runs_out(pool, settings, queue_reader):
@@ -280,7 +274,7 @@ async def test_a_published_step_is_published_again_only_once_its_lease_runs_out(
         lost, done = await add_outbox(pool, 2)
         assert await relay.publish_pending(pool, publisher) == 2
         assert await relay.publish_pending(pool, publisher) == 0  # leased
-        await fetch(pool, "UPDATE outbox SET done_at = now() WHERE id = %s", (done,))
+        await rows(pool, "UPDATE outbox SET done_at = now() WHERE id = %s", (done,))
         queue_reader()  # Redis "loses" both messages
         redis_sync.Redis.from_url(settings.redis_url).delete("dramatiq:default", "dramatiq:default.msgs")
         await asyncio.sleep(1.1)
@@ -288,7 +282,7 @@ async def test_a_published_step_is_published_again_only_once_its_lease_runs_out(
     finally:
         publisher.close()
     assert [m["args"] for m in queue_reader()] == [[1]]
-    assert await fetch(pool, "SELECT id, attempts FROM outbox WHERE done_at IS NULL") == [(lost, 2)]
+    assert await rows(pool, "SELECT id, attempts FROM outbox WHERE done_at IS NULL") == [(lost, 2)]
 
 
 async def test_a_redis_that_lost_its_data_gets_every_open_step_again_at_once(pool, settings, queue_reader):
@@ -300,7 +294,7 @@ async def test_a_redis_that_lost_its_data_gets_every_open_step_again_at_once(poo
         # The first epoch recorded has nothing to compare with: the leases stand.
         assert await relay.check_broker(pool, publisher) == 0
         assert await relay.sweep(pool, publisher) == 0
-        await fetch(pool, "UPDATE outbox SET done_at = now() WHERE args = '[3]'")
+        await rows(pool, "UPDATE outbox SET done_at = now() WHERE args = '[3]'")
         assert await relay.check_broker(pool, publisher) == 0  # the same Redis: nothing to redo
         assert await relay.sweep(pool, publisher) == 0
         redis_sync.Redis.from_url(settings.redis_url).flushdb()
@@ -333,5 +327,5 @@ async def test_the_outbox_sweep_with_redis_down_repairs_nothing_and_does_not_fai
     finally:
         down.close()
     assert (swept.found, swept.repaired) == (0, 0)
-    rows = await fetch(pool, "SELECT published_at, last_error FROM outbox")
-    assert all(p is None and "ConnectionError" in e for p, e in rows)
+    found = await rows(pool, "SELECT published_at, last_error FROM outbox")
+    assert all(p is None and "ConnectionError" in e for p, e in found)

@@ -62,12 +62,8 @@ async def test_a_clinician_sees_only_the_payments_of_their_own_appointments(clie
     centre, mine, other, patient, appointments = await two_clinicians_one_patient(factory)
     paid = {}
     for doc_id, appointment_id in appointments.items():
-        row = await factory.fetchone(
-            "INSERT INTO payments (patient_id, appointment_id, provider, amount, status)"
-            " VALUES (%s, %s, 'CASH', 1000, 'SUCCESS') RETURNING id",
-            (patient["id"], appointment_id),
-        )
-        paid[doc_id] = row[0]
+        paid[doc_id] = await factory.payment(patient_id=patient["id"], appointment_id=appointment_id,
+                                             provider="CASH", status="SUCCESS")
     resp = await client.get(f"/api/payments/patient/{patient['id']}", headers=mine.headers)
     assert resp.status == 200
     body = await resp.json()

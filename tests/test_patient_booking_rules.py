@@ -79,8 +79,7 @@ async def test_unpaid_holds_are_released_and_their_slots_offered_again(pool, fac
     desk_id = await insert_appointment(factory, clinic, at(day, "13:00", clinic.zone))
     await factory.fetchone("UPDATE appointments SET created_at = now() - interval '20 minutes'"
                            " WHERE id = ANY(%s) RETURNING id", ([stale_id, paying_id, desk_id],))
-    await factory.fetchone("INSERT INTO payments (patient_id, appointment_id, amount, status)"
-                           " VALUES (%s, %s, 1000, 'PENDING') RETURNING id", (clinic.patient["id"], paying_id))
+    await factory.payment(patient_id=clinic.patient["id"], appointment_id=paying_id, status="PENDING")
     actor = Actor.system(SCHEDULER, "release_unpaid_holds")
     async with db.transaction(pool) as cur:
         released = await appointments.release_unpaid_holds(cur, actor, dt.datetime.now(UTC), 15)

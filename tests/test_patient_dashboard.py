@@ -91,7 +91,7 @@ def check_appointment_item(item: dict) -> None:
 
 async def test_dashboard_has_every_field_the_site_reads(client, factory):
     clinic, ids, _, when = await world(factory)
-    token = await factory.patient_token_for(clinic.patient)
+    token = await factory.patient_token(clinic.patient)
     resp = await client.get("/api/patient/dashboard", headers=bearer(token))
     body = await resp.json()
     assert resp.status == 200, body
@@ -122,7 +122,7 @@ async def test_appointments_lists_the_patients_own_newest_first(client, factory)
     other = await factory.patient()
     theirs = await insert_appointment(factory, clinic, at(future_day(clinic.zone, 4), "12:00", clinic.zone),
                                       patient_id=other["id"])
-    token = await factory.patient_token_for(clinic.patient)
+    token = await factory.patient_token(clinic.patient)
     resp = await client.get("/api/patient/appointments", headers=bearer(token))
     body = await resp.json()
     assert resp.status == 200, body
@@ -134,7 +134,7 @@ async def test_appointments_lists_the_patients_own_newest_first(client, factory)
     resp = await client.get("/api/patient/appointments", params={"limit": "1", "offset": "1"}, headers=bearer(token))
     page = (await resp.json())["data"]
     assert [a["id"] for a in page["appointments"]] == [ids["soon"]] and page["total"] == 4
-    other_token = await factory.patient_token_for(other)
+    other_token = await factory.patient_token(other)
     resp = await client.get("/api/patient/appointments", headers=bearer(other_token))
     assert [a["id"] for a in (await resp.json())["data"]["appointments"]] == [theirs]
 
@@ -144,7 +144,7 @@ async def test_payments_lists_the_patients_own(client, factory):
     other = await factory.patient()
     await factory.fetchone("INSERT INTO payments (patient_id, amount, status) VALUES (%s, 500, 'SUCCESS') RETURNING id",
                            (other["id"],))
-    token = await factory.patient_token_for(clinic.patient)
+    token = await factory.patient_token(clinic.patient)
     resp = await client.get("/api/patient/payments", headers=bearer(token))
     body = await resp.json()
     assert resp.status == 200, body
@@ -162,7 +162,7 @@ async def test_profile_has_what_the_booking_page_reads(client, factory):
     clinic, _, _, _ = await world(factory)
     await factory.fetchone("UPDATE patient_profiles SET date_of_birth = %s, gender = 'UNDISCLOSED' WHERE id = %s"
                            " RETURNING id", (dt.date(1990, 1, 1), clinic.patient["id"]))
-    token = await factory.patient_token_for(clinic.patient)
+    token = await factory.patient_token(clinic.patient)
     resp = await client.get("/api/patient/profile", headers=bearer(token))
     body = await resp.json()
     assert resp.status == 200, body
@@ -177,7 +177,7 @@ async def test_profile_has_what_the_booking_page_reads(client, factory):
 
 async def test_profile_update_takes_the_sites_body(client, factory):
     patient = await factory.patient(full_name="Meera")
-    token = await factory.patient_token_for(patient)
+    token = await factory.patient_token(patient)
     born = dt.date(1990, 4, 15)
     today = local_today(KOLKATA)
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
@@ -219,7 +219,7 @@ def unchanged_row(factory, patient):
 ])
 async def test_profile_update_refuses_other_fields_and_writes_nothing(client, factory, body, field):
     patient = await factory.patient(full_name="Meera Nair")
-    token = await factory.patient_token_for(patient)
+    token = await factory.patient_token(patient)
     before = await unchanged_row(factory, patient)
     resp = await client.put("/api/patient/profile", json=body, headers=bearer(token))
     answer = await resp.json()
@@ -244,7 +244,7 @@ async def test_staff_tokens_are_refused_and_no_token_is_401(client, factory):
 
 async def test_a_patient_without_appointments_gets_an_empty_dashboard(client, factory):
     patient = await factory.patient(full_name="Asha")
-    token = await factory.patient_token_for(patient)
+    token = await factory.patient_token(patient)
     resp = await client.get("/api/patient/dashboard", headers=bearer(token))
     data = (await resp.json())["data"]
     assert data["statistics"] == {"totalAppointments": 0, "completedAppointments": 0, "upcomingAppointments": 0,

@@ -195,7 +195,7 @@ async def add(pool, patient_id: int, key: str, appointment_id: int | None = None
 async def test_list_unread_count_and_mark_read_as_the_website_calls_them(client, factory, pool):
     clinic, start, appt = await clinic_with_appointment(factory)
     patient = clinic.patient
-    token = await factory.patient_token_for(patient)
+    token = await factory.patient_token(patient)
     first = await add(pool, patient["id"], "k1", appt)
     second = await add(pool, patient["id"], "k2", kind="REFUND_INITIATED")
     resp = await client.get("/api/patient/notifications", params={"limit": "20", "offset": "0",
@@ -239,7 +239,7 @@ async def test_list_unread_count_and_mark_read_as_the_website_calls_them(client,
 
 async def test_days_filter_in_the_chains_zone(client, factory, pool):
     patient = await factory.patient()
-    token = await factory.patient_token_for(patient)
+    token = await factory.patient_token(patient)
     early = await add(pool, patient["id"], "early")
     late = await add(pool, patient["id"], "late")
     # 00:10 and 23:50 on 1 March in Kolkata: both that local day, though UTC puts the first on 28 February.
@@ -259,7 +259,7 @@ async def test_days_filter_in_the_chains_zone(client, factory, pool):
 async def test_another_patients_notification_is_404_and_unchanged(client, factory, pool):
     alice, bob = await factory.patient(), await factory.patient()
     bobs = await add(pool, bob["id"], "bob-1")
-    alice_token = await factory.patient_token_for(alice)
+    alice_token = await factory.patient_token(alice)
     resp = await client.put(f"/api/patient/notifications/{bobs}/read", json={}, headers=bearer(alice_token))
     assert (resp.status, (await resp.json())["error"]["code"]) == (404, "NOTIFICATION_NOT_FOUND")
     assert await rows(factory, "SELECT read_at FROM patient_notifications") == [(None,)]
@@ -274,7 +274,7 @@ async def test_another_patients_notification_is_404_and_unchanged(client, factor
 async def test_mark_read_refuses_a_body_with_fields(client, factory, pool):
     patient = await factory.patient()
     mine = await add(pool, patient["id"], "mine")
-    token = await factory.patient_token_for(patient)
+    token = await factory.patient_token(patient)
     resp = await client.put(f"/api/patient/notifications/{mine}/read", json={"isRead": False}, headers=bearer(token))
     assert resp.status == 400 and "isRead" in (await resp.json())["error"]["details"]
     assert await rows(factory, "SELECT read_at FROM patient_notifications") == [(None,)]

@@ -20,15 +20,8 @@ async def setting(factory):
     appt_b = await insert_appointment(
         factory, patient_id=patient["id"], clinician_id=doc_b.clinician_id, centre_id=b, hours_from_now=48
     )
-    pay_a = await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, provider, amount, status)"
-        " VALUES (%s, %s, 'CASH', 1000, 'SUCCESS') RETURNING id",
-        (patient["id"], appt_a),
-    )
-    pay_b = await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, amount) VALUES (%s, %s, 1200) RETURNING id",
-        (patient["id"], appt_b),
-    )
+    pay_a = await factory.payment(patient_id=patient["id"], appointment_id=appt_a, provider="CASH", status="SUCCESS")
+    pay_b = await factory.payment(patient_id=patient["id"], appointment_id=appt_b, amount=1200)
     note = await factory.fetchone(
         "INSERT INTO medical_notes (patient_id, appointment_id, centre_id, author_user_id,"
         " note) VALUES (%s, %s, %s, %s, 'Low mood, sleeping poorly') RETURNING id",
@@ -42,8 +35,8 @@ async def setting(factory):
         "patient": patient,
         "appt_a": appt_a,
         "appt_b": appt_b,
-        "pay_a": pay_a[0],
-        "pay_b": pay_b[0],
+        "pay_a": pay_a,
+        "pay_b": pay_b,
         "note": note[0],
     }
 

@@ -12,6 +12,7 @@ need live at ids no generated small integer will hit.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 
 import hypothesis
@@ -25,7 +26,7 @@ from psycopg2 import sql
 from mibo.api.app import init_app
 from mibo.core import db, tokens
 from mibo.providers.sandbox import create_sandbox_app
-from tests.factories import password_hash
+from tests.factories import Factory
 
 EXAMPLES_PER_OPERATION = 8
 CHECKS = [
@@ -101,43 +102,36 @@ def build_world(settings) -> dict[str, int]:
                      "appointments_id_seq"):
         execute(settings, sql.SQL("ALTER SEQUENCE {} RESTART WITH %s").format(sql.Identifier(sequence)),
                 (FIRST_ID,))
-    centre = execute(settings, "INSERT INTO centres (name, city, address_line1, pincode, contact_phone, timezone)"
-                               " VALUES ('Fuzz Centre', 'bangalore', '1 Road', '560001', '+918000000000',"
-                               " 'Asia/Kolkata') RETURNING id")[0]
-    world = {"centre": centre}
-    for n, role in enumerate(("ADMIN", "FRONT_DESK", "CLINICIAN")):
-        user = execute(settings, "INSERT INTO users (phone, username, password_hash, full_name, user_type)"
-                                 " VALUES (%s, %s, %s, %s, 'STAFF') RETURNING id",
-                       (f"+91990000{n:04d}", f"fuzz.{role.lower()}", password_hash(settings.bcrypt_rounds),
-                        f"Fuzz {role.title()}"))[0]
-        execute(settings, "INSERT INTO user_roles (user_id, role_id) SELECT %s, id FROM roles WHERE name = %s",
-                (user, role))
-        execute(settings, "INSERT INTO centre_staff_assignments (centre_id, user_id) VALUES (%s, %s)", (centre, user))
-        world[role] = user
-    clinician = execute(settings, "INSERT INTO clinician_profiles (user_id, primary_centre_id, specialization,"
-                                  " consultation_fee) VALUES (%s, %s, 'Psychiatry', 1000) RETURNING id",
-                        (world["CLINICIAN"], centre))[0]
-    for day in range(7):
-        execute(settings, "INSERT INTO clinician_availability_rules (clinician_id, centre_id, day_of_week,"
-                          " start_time, end_time, slot_duration_minutes) VALUES (%s, %s, %s, '09:00', '17:00', 30)",
-                (clinician, centre, day))
-    patient_user = execute(settings, "INSERT INTO users (phone, full_name, user_type) VALUES ('+919800000099',"
-                                     " 'Fuzz Patient', 'PATIENT') RETURNING id")[0]
-    patient = execute(settings, "INSERT INTO patient_profiles (user_id) VALUES (%s) RETURNING id", (patient_user,))[0]
-    world["PATIENT"] = patient_user
-    appointment = execute(settings, "INSERT INTO appointments (patient_id, clinician_id, centre_id, appointment_type,"
-                          " scheduled_start_at, scheduled_end_at, duration_minutes, status, source)"
-                          " VALUES (%s, %s, %s, 'IN_PERSON', now() + interval '3 days',"
-                          " now() + interval '3 days 30 min', 30, 'BOOKED', 'ADMIN_FRONT_DESK') RETURNING id",
-                          (patient, clinician, centre))[0]
-    # What the patient's own pages list: a payment and two notifications (one about no appointment).
-    execute(settings, "INSERT INTO payments (patient_id, appointment_id, amount, status)"
-                      " VALUES (%s, %s, 1000, 'FAILED')", (patient, appointment))
-    for key, about in (("fuzz:1", appointment), ("fuzz:2", None)):
-        execute(settings, "INSERT INTO patient_notifications (patient_id, kind, title, message, appointment_id,"
-                          " event_key) VALUES (%s, 'APPOINTMENT_BOOKED', 'Booked', 'Your appointment is booked.',"
-                          " %s, %s)", (patient, about, key))
-    return world
+    return asyncio.run(write_world(settings))
+
+
+async def write_world(settings) -> dict[str, int]:
+    pool = await db.create_pool(settings, minsize=1)
+    try:
+        factory = Factory(pool, settings)
+        centre = await factory.centre("Fuzz Centre")
+        world = {"centre": centre}
+        for n, role in enumerate(("ADMIN", "FRONT_DESK", "CLINICIAN")):
+            staff = await factory.staff(role, [centre], login=False, phone=f"+91990000{n:04d}",
+                                        username=f"fuzz.{role.lower()}", full_name=f"Fuzz {role.title()}")
+            world[role] = staff.id
+        for day in range(7):
+            await factory.availability_rule(staff.clinician_id, centre, day)
+        patient = await factory.patient("Fuzz Patient", "+919800000099")
+        world["PATIENT"] = patient["user_id"]
+        appointment = await factory.appointment(patient_id=patient["id"], clinician_id=staff.clinician_id,
+                                                centre_id=centre, start=dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
+        # What the patient's own pages list: a payment and two notifications (one about no appointment).
+        await factory.payment(patient_id=patient["id"], appointment_id=appointment, status="FAILED")
+        for key, about in (("fuzz:1", appointment), ("fuzz:2", None)):
+            await factory.fetchone(
+                "INSERT INTO patient_notifications (patient_id, kind, title, message, appointment_id, event_key)"
+                " VALUES (%s, 'APPOINTMENT_BOOKED', 'Booked', 'Your appointment is booked.', %s, %s) RETURNING id",
+                (patient["id"], about, key))
+        return world
+    finally:
+        pool.close()
+        await pool.wait_closed()
 
 
 def empty_everything(settings, migrated):

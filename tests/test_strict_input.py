@@ -1,5 +1,6 @@
 """Field strictness, from schemas/base.py for every schema: integers are never truncated or coerced,
-every string can be stored as text, and a body of junk keys is refused after a few of them."""
+every string can be stored as text, a body of junk keys is refused after a few of them, and the
+bounds each schema instance adds do not pile up on the class."""
 
 from __future__ import annotations
 
@@ -102,3 +103,13 @@ async def test_thousands_of_unknown_fields_are_answered_with_the_first_few(clien
     assert len(found) == MAX_UNKNOWN_FIELDS + 1
     assert found["_schema"] == [f"{1000 - MAX_UNKNOWN_FIELDS} more unknown fields."]
     assert len(json.dumps(found)) < 1000
+
+
+def test_schema_instances_do_not_pile_up_validators():
+    # The bounds CamelSchema adds must not be appended to the class's shared validator lists.
+    from schemas.appointments import CreateAppointmentSchema
+
+    counts = [{name: len(field.validators) for name, field in CreateAppointmentSchema().fields.items()}
+              for _ in range(3)]
+    assert counts[0] == counts[1] == counts[2]
+    assert counts[0]["patient_id"] >= 1 and counts[0]["scheduled_start_at"] >= 1

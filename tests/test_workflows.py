@@ -2,7 +2,8 @@
 worker subprocess (`dramatiq jobs.worker`), and the provider sandbox recording what it received.
 
 Faults are real too: the Redis server is stopped and restarted, the worker is SIGKILLed, and the
-sandbox answers 500 or stalls on demand.
+sandbox answers 500 or stalls on demand. A payment goes the whole way too: paid at the sandbox, its
+signed webhook settled by the worker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from jobs import scheduler, sweeps
 from mibo.api.app import init_app
 from tests import payments_support
+from tests.factories import rows, value
 from tests.jobs_support import (
     PrivateRedis,
     Worker,
@@ -68,12 +70,6 @@ def workers(flow_settings, tmp_path):
         worker.stop()
 
 
-async def rows(pool, sql, params=()):
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall() if cur.description else cur.rowcount
-
-
 def sent_count(pool, expected: int):
     async def check():
         ((count,),) = await rows(pool, "SELECT count(*) FROM notification_logs WHERE status = 'SENT'")
@@ -81,11 +77,9 @@ def sent_count(pool, expected: int):
     return check
 
 
-async def open_all_week(pool, who) -> None:
-    await rows(pool,
-               "INSERT INTO clinician_availability_rules (clinician_id, centre_id, day_of_week, start_time,"
-                     " end_time, slot_duration_minutes) SELECT %s, %s, d, '00:00', '23:30', 30"
-                     " FROM generate_series(0, 6) d", (who.clinician_id, who.centre_id))
+async def open_all_week(factory, who) -> None:
+    for day in range(7):
+        await factory.availability_rule(who.clinician_id, who.centre_id, day, "00:00", "23:30")
 
 
 async def test_online_booking_over_http_makes_one_meeting_and_one_message(api, pool, factory, sandbox,
@@ -93,7 +87,7 @@ async def test_online_booking_over_http_makes_one_meeting_and_one_message(api, p
     metrics_port = free_port()
     worker = workers(WORKER_METRICS_PORT=str(metrics_port))
     who = await people(factory)
-    await open_all_week(pool, who)
+    await open_all_week(factory, who)
     desk = await factory.staff("FRONT_DESK", [who.centre_id])
     start = future_slot(days=4)
     resp = await api.post("/api/appointments", headers=desk.headers, json={
@@ -122,6 +116,59 @@ async def test_online_booking_over_http_makes_one_meeting_and_one_message(api, p
         text = await scrape.text()
     for actor in ("appointment_booked", "create_meet_link", "notify_appointment", "send_notification"):
         assert f'mibo_jobs_messages_total{{actor="{actor}",outcome="success"}} 1.0' in text
+
+
+def all_work_done(factory):
+    """True once every queued outbox row is published and every message is sent (or given up)."""
+
+    async def check():
+        unpublished = await value(factory, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        open_messages = await value(factory, "SELECT count(*) FROM notification_logs WHERE status = 'PENDING'")
+        unprocessed = await value(factory, "SELECT count(*) FROM webhook_events WHERE processed_at IS NULL")
+        return unpublished == open_messages == unprocessed == 0
+
+    return check
+
+
+async def test_pay_through_the_sandbox_confirms_once_with_a_real_worker(api, factory, sandbox, workers):
+    """Pay through the sandbox: the signed webhook reaches the API, the worker confirms the appointment
+    and sends ONE WhatsApp confirmation, and a replayed webhook changes nothing."""
+    worker = workers()
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    appointment = await payments_support.book(factory, centre)
+    status, order = await payments_support.create_order(api, desk, appointment["id"])
+    assert status == 200, order
+    status, paid = await sandbox.post("/_sandbox/razorpay/pay", {
+        "orderId": order["data"]["orderId"], "outcome": "captured",
+        "webhookUrl": str(api.make_url("/api/payments/webhook"))})
+    assert status == 200, paid
+    assert paid["delivery"]["status"] == 200, paid["delivery"]
+
+    async def confirmed():
+        return await value(factory, "SELECT status FROM appointments WHERE id = %s",
+                           (appointment["id"],)) == "CONFIRMED"
+
+    try:
+        await wait_for(confirmed, timeout=30, what="the appointment confirmed")
+        await wait_for(lambda: sandbox.state.messages, timeout=30, what="the WhatsApp confirmation")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; worker log:\n{worker.log()}") from None
+    # Razorpay retries the webhook; the replay is a duplicate and sends nothing more: it stored no event
+    # and queued no work (the only way another message could be sent), which is known when it answers.
+    queued = await rows(factory, "SELECT id FROM outbox ORDER BY id")
+    status, body = await payments_support.deliver(api, paid)
+    assert (status, body["data"]["duplicate"]) == (200, True)
+    assert await rows(factory, "SELECT id FROM outbox ORDER BY id") == queued
+    assert await value(factory, "SELECT count(*) FROM webhook_events") == 1
+    await wait_for(all_work_done(factory), timeout=30, what="the worker to finish the queued work")
+    assert len(sandbox.state.messages) == 1
+    message = sandbox.state.messages[0]
+    assert message["phone"] == appointment["patient"]["phone"].removeprefix("+")
+    assert message["templateName"].startswith("appointment_confirmed")
+    assert await rows(factory, "SELECT status, payment_id FROM payments") == [
+        ("SUCCESS", paid["payment"]["id"])]
+    assert await rows(factory, "SELECT outcome FROM webhook_events") == [("CONFIRMED",)]
 
 
 async def test_redis_down_during_20_bookings_then_back(api, pool, factory, sandbox, workers, private_redis):
@@ -295,7 +342,7 @@ async def test_redis_restarted_empty_while_50_bookings_are_queued(api, pool, fac
     admin = await factory.staff("ADMIN")
     groups = [await people(factory) for _ in range(5)]
     for who in groups:
-        await open_all_week(pool, who)
+        await open_all_week(factory, who)
     await sandbox.fault("gallabox", delay=0.1, count=1000)  # sends slow enough for a queue to build up
     booked = {}
     for i in range(50):
@@ -334,7 +381,7 @@ async def test_worker_killed_mid_send_repeats_nothing_outside_the_window(api, po
     worker = workers(threads=6, **env)
     admin = await factory.staff("ADMIN")
     who = await people(factory)
-    await open_all_week(pool, who)
+    await open_all_week(factory, who)
     for provider, path, count in (("gallabox", "/gallabox", 4), ("google", "/google/calendar", 2)):
         await sandbox.fault(provider, delay=3, count=count, path=path)
     for i in range(6):

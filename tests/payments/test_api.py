@@ -15,34 +15,16 @@ from jobs.actors.payments import handle_razorpay_event
 from tests.payments_support import (
     FEE,
     START,
-    PaymentWorker,
     book,
     checkout_signature,
     create_order,
     deliver,
     outbox_rows,
     pay,
-    payments_api,
     post_signed,
     rows,
     value,
 )
-
-
-@pytest.fixture
-def pay_settings(sandbox):
-    return sandbox.settings
-
-
-@pytest.fixture
-async def api(aiohttp_client, pay_settings, pool, redis, otp_sender):
-    return await payments_api(aiohttp_client, pay_settings, pool, redis, otp_sender)
-
-
-@pytest.fixture
-def worker(pool, pay_settings, factory):
-    return PaymentWorker(pool, pay_settings, factory)
-
 
 PAYMENT_STATE = "SELECT status, payment_id, paid_at IS NOT NULL, flag_reason FROM payments WHERE id = %s"
 APPOINTMENT_STATUS = "SELECT status FROM appointments WHERE id = %s"
@@ -412,7 +394,7 @@ async def test_desk_payment_with_a_discounted_amount_and_bad_input(api, factory)
                 {"method": "CASH"}):
         resp = await api.post("/api/payments/desk", headers=coordinator.headers, json=bad)
         assert resp.status == 400, bad
-    # A discount is a waiver: not the coordinator's to give (tests/test_desk_payments.py).
+    # A discount is a waiver: not the coordinator's to give (tests/payments/test_desk.py).
     resp = await api.post("/api/payments/desk", headers=coordinator.headers, json={
         "appointmentId": appointment["id"], "method": "CASH", "amount": 1200.5})
     assert resp.status == 422
@@ -444,6 +426,44 @@ async def test_payment_permissions_and_centre_scope(api, factory):
     assert resp.status == 401
     assert await value(factory, "SELECT count(*) FROM payments") == 0
     assert await value(factory, APPOINTMENT_STATUS, (appointment["id"],)) == "BOOKED"
+
+
+async def test_verify_from_another_centres_desk_is_403_and_changes_nothing(api, factory, sandbox):
+    centre = await factory.centre()
+    desk = await factory.staff("FRONT_DESK", [centre])
+    other_desk = await factory.staff("FRONT_DESK", [await factory.centre()])
+    appointment = await book(factory, centre)
+    status, order = await create_order(api, desk, appointment["id"])
+    assert status == 200, order
+    checkout = (await pay(sandbox, orderId=order["data"]["orderId"], outcome="captured"))["checkout"]
+    body = {"razorpayOrderId": checkout["razorpay_order_id"], "razorpayPaymentId": checkout["razorpay_payment_id"],
+            "razorpaySignature": checkout_signature(sandbox.settings.razorpay_key_secret,
+                                                    checkout["razorpay_order_id"], checkout["razorpay_payment_id"])}
+    resp = await api.post("/api/payments/verify", headers=other_desk.headers, json=body)
+    assert (resp.status, (await resp.json())["error"]["code"]) == (403, "CENTRE_FORBIDDEN")
+    assert await rows(factory, "SELECT status, payment_id FROM payments") == [("CREATED", None)]
+    assert await rows(factory, "SELECT id FROM outbox WHERE actor_name = 'reconcile_payment'") == []
+    resp = await api.post("/api/payments/verify", headers=desk.headers, json=body)
+    assert resp.status == 200 and (await resp.json())["data"]["status"] == "PENDING"
+
+
+async def test_a_clinician_orders_payment_only_for_their_own_appointments(api, factory, sandbox):
+    centre = await factory.centre()
+    clinician = await factory.staff("CLINICIAN", [centre])
+    colleague = await factory.staff("CLINICIAN", [centre])
+    theirs = await book(factory, centre, clinician_id=clinician.clinician_id)
+    colleagues = await book(factory, centre, clinician_id=colleague.clinician_id, start=START + dt.timedelta(days=1))
+    resp = await api.get(f"/api/appointments/{colleagues['id']}", headers=clinician.headers)
+    assert resp.status == 403  # reading it is refused, and so is every payment action on it
+    status, body = await create_order(api, clinician, colleagues["id"])
+    assert (status, body["error"]["code"]) == (403, "NOT_OWN_APPOINTMENT"), body
+    resp = await api.post("/api/payments/payment-link", json={"appointmentId": colleagues["id"]},
+                          headers=clinician.headers)
+    assert resp.status == 403
+    assert await rows(factory, "SELECT id FROM payments") == []
+    status, body = await create_order(api, clinician, theirs["id"])
+    assert status == 200, body
+    assert await rows(factory, "SELECT appointment_id FROM payments") == [(theirs["id"],)]
 
 
 async def test_patient_payments_are_centre_scoped(api, factory):

@@ -25,7 +25,6 @@ from tests.payments_support import (
     deliver,
     outbox_rows,
     pay,
-    payments_api,
     post_signed,
     rows,
     value,
@@ -38,16 +37,6 @@ WORKER_ACTOR = Actor.system(WORKER, "test")
 def pay_settings(sandbox):
     # Reconcile anything open at all (the minimum in production is a minute).
     return sandbox.settings.replace(payment_reconcile_after_minutes=0)
-
-
-@pytest.fixture
-async def api(aiohttp_client, pay_settings, pool, redis, otp_sender):
-    return await payments_api(aiohttp_client, pay_settings, pool, redis, otp_sender)
-
-
-@pytest.fixture
-def worker(pool, pay_settings, factory):
-    return PaymentWorker(pool, pay_settings, factory)
 
 
 APPOINTMENT_STATUS = "SELECT status FROM appointments WHERE id = %s"
@@ -462,11 +451,10 @@ async def test_reconcile_payment_run_twice_confirms_once_and_asks_razorpay_once(
 async def orderless_attempt(factory, minutes_ago=20) -> tuple[dict, int]:
     """A checkout attempt whose maker died before storing its order id (the API's lease ran out)."""
     appointment = await book(factory, await factory.centre())
-    (payment_id,) = await factory.fetchone(
-        "INSERT INTO payments (patient_id, appointment_id, channel, amount, status, created_at, updated_at)"
-        " VALUES (%s, %s, 'CHECKOUT', %s, 'CREATED', now() - make_interval(mins => %s),"
-        " now() - make_interval(mins => %s)) RETURNING id",
-        (appointment["patient"]["id"], appointment["id"], FEE, minutes_ago, minutes_ago))
+    then = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
+    payment_id = await factory.payment(patient_id=appointment["patient"]["id"], appointment_id=appointment["id"],
+                                       amount=FEE, channel="CHECKOUT", status="CREATED", created_at=then,
+                                       updated_at=then)
     return appointment, payment_id
 
 

@@ -8,12 +8,6 @@ import pytest
 
 from tests.payments_support import FEE, book, value
 
-
-@pytest.fixture
-async def api(client):
-    return client
-
-
 APPOINTMENT_STATUS = "SELECT status FROM appointments WHERE id = %s"
 
 
