@@ -122,8 +122,8 @@ class SnakeSchema(CamelSchema):
 _PHONE_DIGITS = re.compile(r"[\s()-]")
 
 
-def normalize_phone(value: str) -> str:
-    """Canonical Indian mobile: '+91' and 10 digits starting 6-9. Accepts +91, 91 and 0 prefixes."""
+def national_digits(value: str) -> str:
+    """The 10 national digits of an Indian number written with or without +91, 91 or 0."""
     digits = _PHONE_DIGITS.sub("", value or "")
     if digits.startswith("+91"):
         digits = digits[3:]
@@ -131,8 +131,22 @@ def normalize_phone(value: str) -> str:
         digits = digits[2:]
     elif digits.startswith("0") and len(digits) == 11:
         digits = digits[1:]
+    return digits
+
+
+def normalize_phone(value: str) -> str:
+    """Canonical Indian mobile: '+91' and 10 digits starting 6-9. Accepts +91, 91 and 0 prefixes."""
+    digits = national_digits(value)
     if not re.fullmatch(r"[6-9]\d{9}", digits):
         raise ValidationError("Must be an Indian mobile number: 10 digits, optionally with +91 or 0.")
+    return "+91" + digits
+
+
+def normalize_contact_phone(value: str) -> str:
+    """Canonical Indian number, a centre's landline (STD code and number) or a mobile: '+91' and 10 digits."""
+    digits = national_digits(value)
+    if not re.fullmatch(r"[1-9]\d{9}", digits):
+        raise ValidationError("Must be an Indian phone number: 10 digits with the STD code, optionally with +91 or 0.")
     return "+91" + digits
 
 
@@ -141,6 +155,13 @@ class Phone(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return normalize_phone(super()._deserialize(value, attr, data, **kwargs))
+
+
+class ContactPhone(fields.String):
+    """A centre's number, landline or mobile, stored and returned as +91XXXXXXXXXX."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalize_contact_phone(super()._deserialize(value, attr, data, **kwargs))
 
 
 class Password(fields.String):

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import ValidationError, fields, validate
 
-from schemas.base import CamelSchema, PageQuerySchema, Phone, TrimmedString
+from schemas.base import CamelSchema, ContactPhone, PageQuerySchema, TrimmedString
 
 CITIES = ("bangalore", "kochi", "mumbai")
 
@@ -23,7 +23,7 @@ class CentreFieldsSchema(CamelSchema):
     address_line1 = TrimmedString(validate=validate.Length(min=1, max=255))
     address_line2 = TrimmedString(allow_none=True, validate=validate.Length(max=255))
     pincode = fields.String(validate=validate.Regexp(r"^\d{6}$", error="Must be a 6-digit PIN code."))
-    contact_phone = Phone()
+    contact_phone = ContactPhone()
     timezone = fields.String(validate=[validate.Length(max=64), validate_timezone])
 
 
@@ -34,7 +34,7 @@ class CreateCentreSchema(CentreFieldsSchema):
     pincode = fields.String(
         required=True, validate=validate.Regexp(r"^\d{6}$", error="Must be a 6-digit PIN code.")
     )
-    contact_phone = Phone(required=True)
+    contact_phone = ContactPhone(required=True)
     timezone = fields.String(
         validate=[validate.Length(max=64), validate_timezone],
         metadata={"description": "Defaults to the chain's time zone (CHAIN_TIMEZONE)"},

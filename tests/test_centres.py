@@ -24,6 +24,17 @@ async def test_admin_creates_centre_with_default_timezone_and_canonical_phone(cl
     assert len(rows) == 1 and rows[0][0] == admin.id
 
 
+async def test_a_centres_number_may_be_a_landline(client, factory):
+    admin = await factory.staff("ADMIN")
+    for written in ("+91 22 4000 0003", "022 40000003", "2240000003"):
+        resp = await client.post("/api/centres", json={**NEW_CENTRE, "contactPhone": written}, headers=admin.headers)
+        assert resp.status == 201, written
+        assert (await resp.json())["data"]["contactPhone"] == "+912240000003"
+    for wrong in ("0123456789", "+91 22 4000 000", "22-4000-00031"):
+        resp = await client.post("/api/centres", json={**NEW_CENTRE, "contactPhone": wrong}, headers=admin.headers)
+        assert resp.status == 400 and "contactPhone" in error_of(await resp.json())[1], wrong
+
+
 async def test_create_accepts_another_iana_zone(client, factory):
     admin = await factory.staff("ADMIN")
     resp = await client.post(
