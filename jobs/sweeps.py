@@ -86,6 +86,8 @@ WITH expected AS (
   JOIN users pu ON pu.id = pp.user_id
   WHERE a.status IN {LIVE_SQL} AND a.scheduled_start_at > now() AND a.created_at > now() - interval '7 days'
     AND pu.phone IS NOT NULL
+    -- a website booking is told when its payment confirms it (the second branch), not when held
+    AND (a.parent_appointment_id IS NOT NULL OR a.source <> 'WEB_PATIENT')
   UNION ALL
   SELECT a.id, h.created_at, %(confirmed)s, %(confirmed_actor)s, jsonb_build_array(a.id),
          %(confirmed_actor)s || ':' || a.id
@@ -116,6 +118,7 @@ WITH missing AS (
   SELECT id, created_at FROM appointments
   WHERE appointment_type = 'ONLINE' AND status IN {LIVE_SQL} AND meet_link IS NULL
     AND scheduled_start_at > now() AND created_at > now() - interval '7 days'
+    AND NOT (status = 'BOOKED' AND source = 'WEB_PATIENT')  -- an unpaid website hold gets its link once paid
 ), queued AS (
   INSERT INTO outbox (actor_name, args, dedupe_key)
   SELECT %(actor)s, jsonb_build_array(id, ''), %(actor)s || ':' || id || ':' FROM missing

@@ -529,6 +529,18 @@ async def test_an_appointment_whose_chain_was_lost_is_repaired_by_the_sweeps(fac
         assert await sweep(pool, sandbox.settings) == sweeps.Sweep(0, 0, 0.0)
 
 
+async def test_an_unpaid_website_hold_is_neither_told_nor_given_a_link_by_the_sweeps(factory, pool, sandbox):
+    """A website booking is told (and an ONLINE one linked) when its payment confirms it."""
+    _, appt = await new_appointment(factory, pool)
+    await rows(pool, "UPDATE appointments SET created_at = now() - interval '1 hour', source = 'WEB_PATIENT'"
+                     " WHERE id = %s RETURNING id", (appt,))
+    for sweep in (sweeps.meet_links, sweeps.appointment_messages):
+        assert (await sweep(pool, sandbox.settings)).found == 0
+    await rows(pool, "UPDATE appointments SET source = 'ADMIN_FRONT_DESK' WHERE id = %s RETURNING id", (appt,))
+    for sweep in (sweeps.meet_links, sweeps.appointment_messages):
+        assert (await sweep(pool, sandbox.settings)).found == 1
+
+
 def test_no_actor_sends_a_message_straight_to_redis():
     """Every follow-up step goes through the outbox, in the transaction of the step's effect."""
     import ast

@@ -370,8 +370,11 @@ async def book(cur, actor: Actor, *, patient_id: int, clinician_id: int, centre_
         "duration_minutes": duration_minutes or clinician["default_consultation_duration_minutes"],
         "status": BOOKED, "parent_appointment_id": None, "source": booking_source(actor), "notes": notes,
     }, "Booked", now)
-    await outbox.enqueue(cur, outbox.APPOINTMENT_BOOKED, appointment_id,
-                         dedupe_key=f"{outbox.APPOINTMENT_BOOKED}:{appointment_id}")
+    if booking_source(actor) != WEB_PATIENT:
+        # A website booking is a hold until it is paid: the patient hears of it once, when the
+        # payment confirms it (and an ONLINE one gets its Meet link then), not before.
+        await outbox.enqueue(cur, outbox.APPOINTMENT_BOOKED, appointment_id,
+                             dedupe_key=f"{outbox.APPOINTMENT_BOOKED}:{appointment_id}")
     await audit.record(cur, actor, "appointment.create", "appointment", appointment_id, centre["id"], {
         "clinicianId": clinician["id"], "patientId": patient_id, "scheduledStartAt": start.isoformat(),
     })
