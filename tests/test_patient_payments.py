@@ -231,3 +231,22 @@ async def test_money_arriving_after_the_release_is_flagged_for_refund_and_the_pa
     assert await value(factory, "SELECT status FROM appointments") == "CANCELLED"
     told = await rows(factory, "SELECT args FROM outbox WHERE actor_name = 'notify_appointment'")
     assert told == [([appointment_id, "PAYMENT_REFUND_DUE"],)]
+
+
+async def test_a_late_capture_of_a_failed_first_order_never_charges_the_fee_twice(api, factory, sandbox, worker):
+    clinic = await make_clinic(factory)
+    _, headers = await site_patient(factory)
+    day = future_day(clinic.zone, 5)
+    first = await book(api, clinic, headers, day)
+    _, first_order = await order(api, headers, first)
+    await api.post("/api/payments/failure", headers=headers, json={
+        "appointmentId": first, "razorpayOrderId": first_order["data"]["orderId"]})
+    second = await book(api, clinic, headers, day, "11:00")
+    _, second_order = await order(api, headers, second)
+    assert second_order["data"]["registrationFee"] == REGISTRATION  # the failed one left the patient unpaid
+    await paid_by_webhook(api, sandbox, worker, second_order["data"]["orderId"])
+    # The patient pays the first, failed order after all: kept, flagged for refund, the fee not counted twice.
+    await paid_by_webhook(api, sandbox, worker, first_order["data"]["orderId"])
+    state = await rows(factory, "SELECT appointment_id, status, registration_fee, flag_reason FROM payments"
+                                " ORDER BY id")
+    assert state == [(first, "SUCCESS", 0, "PAID_BUT_APPOINTMENT_CANCELLED"), (second, "SUCCESS", REGISTRATION, None)]

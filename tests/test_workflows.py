@@ -301,11 +301,11 @@ async def test_scheduler_process_sweeps_and_reports_job_health(pool, factory, fl
         assert re.search(r'mibo_sweep_oldest_open_seconds\{sweep="notifications"\} (29\d|3\d\d)', text)
         for sweep in ("outbox", "appointments", "meet_links", "payments"):
             assert f'mibo_sweep_found{{sweep="{sweep}"}}' in text
-        # Ours, the repair and the hourly cleanup are out; none is done (no worker here), so all
-        # three still count as open steps.
-        assert "mibo_outbox_backlog 3.0" in text
+        # Ours, the repair, the hourly cleanup and the unpaid-hold release are out; none is done (no
+        # worker here), so all four still count as open steps.
+        assert "mibo_outbox_backlog 4.0" in text
         ready = re.search(r'mibo_jobs_queue_depth\{queue="default",state="ready"\} (\d+)', text)
-        assert ready and int(ready.group(1)) == 3
+        assert ready and int(ready.group(1)) == 4
         assert "mibo_scheduler_job_failures_total{" not in text  # no job has failed
     finally:
         process.terminate()

@@ -158,7 +158,8 @@ def obstacles(
     elif start < now + dt.timedelta(minutes=s.min_notice):
         found.append(MIN_NOTICE)
     before, after = dt.timedelta(minutes=s.buffer_before), dt.timedelta(minutes=s.buffer_after)
-    if APPOINTMENT not in found and any(
+    # Without buffers this is the overlap test above again: skip it.
+    if (before or after) and APPOINTMENT not in found and any(
         _overlaps(start - before, end + after, a.start - before, a.end + after) for a in schedule.appointments
     ):
         found.append(BUFFER)
