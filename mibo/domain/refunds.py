@@ -137,13 +137,9 @@ def receipt(refund_id: int) -> str:
 
 
 def refund_id_of_receipt(value) -> int | None:
-    if isinstance(value, str) and value.startswith("mibo-refund-") and value[12:].isdigit():
+    if isinstance(value, str) and value.startswith("mibo-refund-") and value[12:].isdigit() and len(value) <= 30:
         return int(value[12:])
     return None
-
-
-def to_paise(amount: Decimal) -> int:
-    return int((Decimal(amount) * 100).to_integral_value())
 
 
 async def refund(cur, refund_id: int) -> dict[str, Any]:

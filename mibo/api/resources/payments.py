@@ -199,7 +199,7 @@ async def refund_payment(request: web.Request) -> web.Response:
     amount = body.get("amount")
     async with db.transaction(request.app[DB]) as cur:
         refund = await refunds.request(cur, request[ACTOR], payment_id,
-                                       None if amount is None else refunds.to_paise(amount), body["reason"])
+                                       None if amount is None else payments.to_paise(amount), body["reason"])
     return ok(_refund_schema.dump(refund), status=201)
 
 
