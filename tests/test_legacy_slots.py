@@ -58,7 +58,9 @@ async def test_the_preview_lists_exactly_what_the_block_then_cancels(client, fac
               for wall, status in (("09:00", "BOOKED"), ("09:30", "CONFIRMED"), ("10:00", "CANCELLED"),
                                    ("12:00", "BOOKED"))]
     other_day = await insert_appointment(factory, clinic, at(day + dt.timedelta(days=1), "09:00", clinic.zone))
-    slots = [slot(clinic, day, "09:00", "10:30"), slot(clinic, day, "11:30", "12:30")]
+    # The last slot lies inside the first: its appointment is listed once, and blocking it fails.
+    slots = [slot(clinic, day, "09:00", "10:30"), slot(clinic, day, "11:30", "12:30"),
+             slot(clinic, day, "09:30", "10:00")]
     resp = await client.post(f"{BASE}/admin/slots/affected-patients", headers=staff.headers, json={"slots": slots})
     assert resp.status == 200
     preview = data_of(await resp.json())
@@ -68,6 +70,7 @@ async def test_the_preview_lists_exactly_what_the_block_then_cancels(client, fac
     resp = await client.post(f"{BASE}/admin/slots/block-multiple", headers=staff.headers, json={"slots": slots})
     result = data_of(await resp.json())
     assert sorted(p["appointment_id"] for p in result["affected_patients"]) == previewed
+    assert [failed["code"] for failed in result["failed_slots"]] == ["BLOCK_OVERLAP"]
     cancelled = await rows(factory, "SELECT id FROM appointments WHERE status = 'CANCELLED' ORDER BY id")
     assert [row[0] for row in cancelled] == sorted([*previewed, booked[2]])
     assert await rows(factory, "SELECT status FROM appointments WHERE id = %s", (other_day,)) == [("BOOKED",)]
