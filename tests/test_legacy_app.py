@@ -105,3 +105,35 @@ async def test_metrics_name_the_panels_route_template(client, factory):
     assert (await client.get(f"{BASE}/auth/me", headers=admin.headers)).status == 200
     text = await (await client.get("/metrics")).text()
     assert 'route="/legacy/api/auth/me"' in text
+
+
+async def test_the_panels_sign_in_shares_the_apis_limits(aiohttp_client, settings, pool, redis, factory):
+    client = await make_client(aiohttp_client, settings, pool, redis, rate_limit_login_per_minute=3)
+    admin = await factory.staff("ADMIN", login=False)
+    wrong = {"username": admin.username, "password": "not-it"}
+    for path in (f"{BASE}/auth/login/username-password", "/api/auth/login/username-password",
+                 f"{BASE}/auth/login/username-password"):
+        assert (await client.post(path, json=wrong)).status == 401
+    resp = await client.post(f"{BASE}/auth/login/username-password", json=wrong)
+    assert resp.status == 429
+    assert refusal_of(await resp.json())[0] == "RATE_LIMITED" and resp.headers["Retry-After"]
+
+
+async def test_the_openapi_document_lists_the_panels_routes_under_their_tag(client):
+    document = await (await client.get("/api/openapi.json")).json()
+    panel = {path: ops for path, ops in document["paths"].items() if path.startswith("/legacy/api/")}
+    assert len(panel) >= 20
+    for path, operations in panel.items():
+        for method, op in operations.items():
+            if method == "parameters":
+                continue
+            assert op["tags"] == ["Admin panel (legacy contract)"], (path, method)
+            refs = {resp.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+                    for code, resp in op["responses"].items() if code.startswith("4")}
+            assert refs <= {"#/components/schemas/LegacyError", None}, (path, method)
+    assert document["components"]["schemas"]["LegacyError"]["required"] == ["success", "message", "error"]
+    upload = document["paths"]["/legacy/api/upload/clinician-profile"]["post"]["requestBody"]["content"]
+    assert list(upload) == ["multipart/form-data"]
+    assert all(op["tags"] != ["Admin panel (legacy contract)"]
+               for path, ops in document["paths"].items() if path.startswith("/api/")
+               for method, op in ops.items() if method != "parameters")

@@ -177,6 +177,8 @@ async def test_34_37_each_role_path_creates_and_30_lists_it_by_role_id(client, f
         resp = await client.get(f"{BASE}/users", params={"roleId": str(role_id)}, headers=admin.headers)
         rows = data_of(await resp.json())
         assert [r["id"] for r in rows] == [created["id"]]
+        by_path = data_of(await (await client.get(f"{BASE}/users/{path}", headers=admin.headers)).json())
+        assert by_path == rows
         row = rows[0]
         assert row["isActive"] is True and row["username"] == f"person.{n}"
         assert dt.datetime.fromisoformat(row["createdAt"]) == dt.datetime.fromisoformat(row["created_at"])
@@ -258,3 +260,19 @@ async def test_a_centre_manager_toggles_only_their_own_clinicians_logins(client,
         resp = await client.patch(f"{BASE}/users/{user.id}/toggle-active", json={"isActive": False},
                                   headers=manager.headers)
         assert resp.status == 403
+
+
+async def test_the_services_other_calls_read_and_deactivate(client, factory):
+    """GET /centres/{id}, DELETE /users/{id}, DELETE /users/clinicians/{id}: defined in the panel's services."""
+    centre = await factory.centre(name="Mibo Mumbai")
+    admin = await factory.staff("ADMIN")
+    desk = await factory.staff("FRONT_DESK", [centre])
+    clinician = await factory.staff("CLINICIAN", [centre])
+    got = data_of(await (await client.get(f"{BASE}/centres/{centre}", headers=admin.headers)).json())
+    assert got["name"] == "Mibo Mumbai" and got["phone"] == "+918000000000"
+    resp = await client.delete(f"{BASE}/users/{desk.id}", headers=admin.headers)
+    assert resp.status == 200 and data_of(await resp.json())["isActive"] is False
+    resp = await client.delete(f"{BASE}/users/clinicians/{clinician.clinician_id}", headers=admin.headers)
+    assert resp.status == 200 and data_of(await resp.json())["isActive"] is False
+    for user in (desk, clinician):
+        assert (await client.get(f"{BASE}/auth/me", headers=user.headers)).status == 401

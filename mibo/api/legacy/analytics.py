@@ -59,8 +59,10 @@ async def revenue(request: web.Request) -> web.Response:
              query=AnalyticsQuerySchema, response=PanelLeadSchema, many=True, errors=ERRORS)
 async def leads(request: web.Request) -> web.Response:
     rows = await run_report(request, AnalyticsQuerySchema(), analytics.leads_by_source)
-    shaped = [{**row, "label": SOURCE_LABELS.get(row["source"], (row["source"], OTHER_SOURCE))[0],
-               "color": SOURCE_LABELS.get(row["source"], (row["source"], OTHER_SOURCE))[1]} for row in rows]
+    shaped = []
+    for row in rows:
+        label, color = SOURCE_LABELS.get(row["source"], (row["source"], OTHER_SOURCE))
+        shaped.append({**row, "label": label, "color": color})
     return ok(PanelLeadSchema(many=True).dump(shaped))
 
 

@@ -20,6 +20,7 @@ from mibo.api.legacy import (
     appointments,
     auth,
     booking,
+    calendar,
     centres,
     clinicians,
     consultations,
@@ -32,7 +33,8 @@ from mibo.api.legacy.envelope import error_envelope
 from mibo.core.actor import ADMIN_PANEL
 from mibo.core.config import Settings
 
-MODULES = (auth, analytics, centres, staff, clinicians, patients, uploads, consultations, appointments, booking, slots)
+MODULES = (auth, analytics, centres, staff, clinicians, calendar, patients, uploads, consultations, appointments,
+           booking, slots)
 
 
 @web.middleware

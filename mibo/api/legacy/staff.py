@@ -119,6 +119,21 @@ async def delete_user(request: web.Request) -> web.Response:
     return ok(await work.write(request, deactivated, path_id(request)), message="Staff user deactivated")
 
 
+def lister(role: str):
+    """The handler listing the users of `role` at the panel's path for it (as ?roleId= does)."""
+
+    @requires("users.view")
+    @panel_route(f"Every {role}, newest first (at most {LIST_CAP})", translates=("GET", "/api/users"),
+                 query=PanelStaffQuerySchema, response=PanelStaffSchema, many=True)
+    async def list_role(request: web.Request) -> web.Response:
+        query = read_query(request, PanelStaffQuerySchema())
+        query.pop("role_id", None)
+        return ok(await work.read(request, listed, {**query, "role": role}))
+
+    list_role.__name__ = f"list_{ROLE_PATHS[role].replace('-', '_')}"
+    return list_role
+
+
 def creator(role: str):
     """The handler creating a user of `role` at the panel's path for it."""
 
@@ -141,6 +156,7 @@ def creator(role: str):
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/users", list_users)
     for role, path in ROLE_PATHS.items():
+        app.router.add_get(f"/api/users/{path}", lister(role))
         app.router.add_post(f"/api/users/{path}", creator(role))
     app.router.add_get(r"/api/users/{id:\d+}", get_user)
     app.router.add_put(r"/api/users/{id:\d+}", update_user)
