@@ -134,7 +134,7 @@ async def unblock(request: web.Request) -> web.Response:
 
 
 @requires("blocks.manage")
-@panel_route("Blocks at the caller's centres (or the removed ones), newest first; at most LIST_CAP",
+@panel_route(f"Blocks at the caller's centres (or the removed ones), newest first; at most {LIST_CAP}",
              translates=("GET", "/api/clinicians/{id}/blocks"), query=PanelBlockedQuerySchema,
              response=PanelBlockedListSchema, errors=(400, 403))
 async def list_blocked(request: web.Request) -> web.Response:
