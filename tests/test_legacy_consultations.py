@@ -57,6 +57,9 @@ async def test_previous_notes_are_the_treating_clinicians_and_admins_only(client
     resp = await client.post(f"{BASE}/appointments/{earlier}/clinician-notes", headers=clinic.clinician.headers,
                              json={"session_notes": "First visit"})
     assert resp.status == 200
+    resp = await client.post(f"{BASE}/appointments/{today}/clinician-notes", headers=clinic.clinician.headers,
+                             json={"session_notes": "This visit"})
+    assert resp.status == 200
     params = {"patientId": str(clinic.patient["id"])}
     resp = await client.get(f"{BASE}/appointments/{today}/previous-notes", headers=clinic.clinician.headers,
                             params=params)
@@ -77,7 +80,7 @@ async def test_previous_notes_are_the_treating_clinicians_and_admins_only(client
         resp = await client.post(f"{BASE}/appointments/{today}/clinician-notes", headers=headers,
                                  json={"session_notes": "Not mine"})
         assert resp.status == 403
-    assert await rows(factory, "SELECT note FROM medical_notes") == [("First visit",)]
+    assert await rows(factory, "SELECT note FROM medical_notes ORDER BY id") == [("First visit",), ("This visit",)]
     resp = await client.get(f"{BASE}/appointments/{today}/previous-notes", headers=clinic.clinician.headers,
                             params={"patientId": "12345"})
     assert resp.status == 400 and "patientId" in refusal_of(await resp.json())[2]

@@ -48,6 +48,11 @@ async def test_blocking_a_slot_reads_its_times_at_the_centre_and_cancels_what_it
     assert data_of(await resp.json())["blocked_slot_id"] is None
     resp = await client.post(f"{BASE}/admin/slots/unblock/{block['id']}", headers=staff.headers, json={})
     assert (resp.status, refusal_of(await resp.json())[0]) == (404, "BLOCK_NOT_FOUND")
+    resp = await client.get(f"{BASE}/admin/slots/blocked", headers=staff.headers)
+    assert data_of(await resp.json()) == {"blocked_slots": [], "total": 0}
+    resp = await client.get(f"{BASE}/admin/slots/blocked", headers=staff.headers, params={"is_blocked": "false"})
+    [removed] = data_of(await resp.json())["blocked_slots"]
+    assert (removed["id"], removed["is_blocked"]) == (block["id"], False) and removed["unblocked_at"]
 
 
 async def test_the_preview_lists_exactly_what_the_block_then_cancels(client, factory):
@@ -55,19 +60,27 @@ async def test_the_preview_lists_exactly_what_the_block_then_cancels(client, fac
     staff = await coordinator_of(factory, clinic)
     day = future_day(clinic.zone)
     booked = [await insert_appointment(factory, clinic, at(day, wall, clinic.zone), status=status)
-              for wall, status in (("09:00", "BOOKED"), ("09:30", "CONFIRMED"), ("10:00", "CANCELLED"),
+              for wall, status in (("09:00", "BOOKED"), ("09:30", "BOOKED"), ("10:00", "CANCELLED"),
                                    ("12:00", "BOOKED"))]
+    resp = await client.post(f"{BASE}/appointments/{booked[1]}/confirm-direct-payment", headers=clinic.desk.headers,
+                             json={"paymentMethod": "CASH"})
+    assert resp.status == 200
     other_day = await insert_appointment(factory, clinic, at(day + dt.timedelta(days=1), "09:00", clinic.zone))
-    slots = [slot(clinic, day, "09:00", "10:30"), slot(clinic, day, "11:30", "12:30")]
+    # The last slot lies inside the first: its appointment is listed once, and blocking it fails.
+    slots = [slot(clinic, day, "09:00", "10:30"), slot(clinic, day, "11:30", "12:30"),
+             slot(clinic, day, "09:30", "10:00")]
     resp = await client.post(f"{BASE}/admin/slots/affected-patients", headers=staff.headers, json={"slots": slots})
     assert resp.status == 200
     preview = data_of(await resp.json())
     previewed = sorted(p["appointment_id"] for p in preview["affected_patients"])
     assert previewed == [booked[0], booked[1], booked[3]] and preview["total_count"] == 3
+    paid = {p["appointment_id"]: (p["payment_status"], p["refund_eligible"]) for p in preview["affected_patients"]}
+    assert paid == {booked[0]: (None, False), booked[1]: ("SUCCESS", True), booked[3]: (None, False)}
     assert await rows(factory, "SELECT count(*) FROM clinician_blocks") == [(0,)]  # a preview changes nothing
     resp = await client.post(f"{BASE}/admin/slots/block-multiple", headers=staff.headers, json={"slots": slots})
     result = data_of(await resp.json())
     assert sorted(p["appointment_id"] for p in result["affected_patients"]) == previewed
+    assert [failed["code"] for failed in result["failed_slots"]] == ["BLOCK_OVERLAP"]
     cancelled = await rows(factory, "SELECT id FROM appointments WHERE status = 'CANCELLED' ORDER BY id")
     assert [row[0] for row in cancelled] == sorted([*previewed, booked[2]])
     assert await rows(factory, "SELECT status FROM appointments WHERE id = %s", (other_day,)) == [("BOOKED",)]
@@ -123,6 +136,9 @@ async def test_blocking_a_day_covers_the_centres_local_day(client, factory):
     assert (block["blocked_date"], block["start_time"], block["end_date"], block["end_time"]) == (
         day.isoformat(), "00:00", (day + dt.timedelta(days=1)).isoformat(), "00:00")
     assert block["clinician_name"] == "Dr Asha Rao" and block["centre_name"] and block["blocked_by_admin_name"]
+    resp = await client.get(f"{BASE}/admin/slots/blocked", headers=staff.headers,
+                            params={"date_to": (day - dt.timedelta(days=1)).isoformat()})
+    assert data_of(await resp.json())["total"] == 0
 
 
 async def test_the_blocked_list_keeps_to_the_callers_centres(client, factory):

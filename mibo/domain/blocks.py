@@ -88,7 +88,7 @@ CLINICIAN_OF_BLOCK = "SELECT clinician_id FROM clinician_blocks WHERE id = %s"
 # Blocks across clinicians, with the names a list shows. A block for every centre belongs to the
 # clinician's primary centre (as for scoping, check_clinician_scope); dates are local to that centre.
 BLOCKS_MATCHING = """
-SELECT b.id, b.clinician_id, cu.full_name AS clinician_name, b.centre_id, c.id AS scope_centre_id,
+SELECT b.id, b.clinician_id, cu.full_name AS clinician_name, b.centre_id,
        c.name AS centre_name, c.timezone, b.starts_at, b.ends_at, b.reason, b.created_by_user_id,
        bu.full_name AS created_by_name, b.created_at, b.removed_at, b.removed_by_user_id
 FROM clinician_blocks b

@@ -81,7 +81,7 @@ async def cancelled(cur, actor: Actor, appointment_id: int, reason: str) -> dict
 
 
 @requires("appointments.view")
-@panel_route("Appointments the caller sees, filtered; at most LIST_CAP, unpaged",
+@panel_route(f"Appointments the caller sees, filtered; at most {LIST_CAP}, unpaged",
              translates=("GET", "/api/appointments"), query=PanelAppointmentListQuerySchema, many=True,
              errors=(400, 403), **APPOINTMENT)
 async def list_appointments(request: web.Request) -> web.Response:

@@ -71,11 +71,13 @@ async def day_blocked(cur, actor: Actor, body: dict) -> dict:
 
 
 async def affected_by(cur, actor: Actor, slots: list[dict]) -> list[dict]:
-    found = []
+    """Each appointment once, however many of the slots cover it."""
+    found: dict[int, dict] = {}
     for slot in slots:
-        found += await blocks.affected(cur, actor, slot["clinician_id"], span_of(slot), centre_id=slot["centre_id"],
-                                       now=appointments.utc_now())
-    return found
+        for row in await blocks.affected(cur, actor, slot["clinician_id"], span_of(slot),
+                                         centre_id=slot["centre_id"], now=appointments.utc_now()):
+            found.setdefault(row["id"], row)
+    return list(found.values())
 
 
 async def matching(cur, actor: Actor, query: dict) -> list[dict]:
@@ -132,7 +134,7 @@ async def unblock(request: web.Request) -> web.Response:
 
 
 @requires("blocks.manage")
-@panel_route("Blocks at the caller's centres (or the removed ones), newest first; at most LIST_CAP",
+@panel_route(f"Blocks at the caller's centres (or the removed ones), newest first; at most {LIST_CAP}",
              translates=("GET", "/api/clinicians/{id}/blocks"), query=PanelBlockedQuerySchema,
              response=PanelBlockedListSchema, errors=(400, 403))
 async def list_blocked(request: web.Request) -> web.Response:
