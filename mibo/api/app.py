@@ -12,7 +12,7 @@ from aiohttp import web
 
 from mibo.api import routes
 from mibo.api.apidoc import MAX_BODY_CEILING
-from mibo.api.cors import setup_cors
+from mibo.api.cors import cors_fallback_middleware, setup_cors
 from mibo.api.keys import DB, EXECUTOR, METRICS, OTP_SENDER, PUBLISHER, REDIS, SETTINGS, STARTED_AT
 from mibo.api.metrics import HttpMetrics, metrics_listener_ctx
 from mibo.api.middleware import auth_middleware, context_middleware, error_middleware
@@ -71,7 +71,7 @@ async def relay_ctx(app: web.Application):
 
 def init_app(settings: Settings, *, pool=None, redis=None, otp_sender=None) -> web.Application:
     app = web.Application(
-        middlewares=[context_middleware, error_middleware, auth_middleware],
+        middlewares=[context_middleware, cors_fallback_middleware, error_middleware, auth_middleware],
         # Each route reads its body up to its own limit (apidoc.max_body); this only bounds the rest.
         client_max_size=MAX_BODY_CEILING,
         # A body refused unread (413) is not drained for seconds afterwards: the connection is closed.

@@ -2,9 +2,8 @@
 
 aiohttp-cors answers only for the routes it was given. A path nobody registered (404), a method a
 path does not have (405), and their preflights would reach the browser without CORS headers, and
-the browser would report a CORS failure instead of the real error. The context middleware answers
-those preflights for an allowed origin (fallback_preflight) and puts the headers on those errors
-(add_fallback_headers): two calls in a middleware every request passes anyway, not a layer of its own.
+the browser would report a CORS failure instead of the real error. cors_fallback_middleware answers
+those preflights for an allowed origin and puts the headers on those errors.
 """
 
 from __future__ import annotations
@@ -60,32 +59,23 @@ def _route_has(request: web.Request, method: str) -> bool:
     return resource is not None and any(route.method == method for route in resource)
 
 
-def fallback_preflight(request: web.Request) -> web.Response | None:
-    """The answer to a preflight from an allowed origin that aiohttp-cors has no route for, else None."""
-    origin = request.headers.get(hdrs.ORIGIN)
-    if origin is None or not _is_preflight(request):
-        return None
+@web.middleware
+async def cors_fallback_middleware(request: web.Request, handler):
     settings = request.app[SETTINGS]
-    allow = allowed_origin(settings, origin)
-    wanted = request.headers[hdrs.ACCESS_CONTROL_REQUEST_METHOD].upper()
-    if allow is None or (request.match_info.http_exception is None and _route_has(request, wanted)):
-        return None
-    # Let the browser send the real request, whose 404/405 then reaches the page.
-    return web.Response(status=200, headers={
-        **_headers(settings, allow),
-        hdrs.ACCESS_CONTROL_ALLOW_METHODS: ",".join(ALLOW_METHODS),
-        hdrs.ACCESS_CONTROL_ALLOW_HEADERS: ",".join(ALLOW_HEADERS),
-        hdrs.ACCESS_CONTROL_MAX_AGE: str(MAX_AGE),
-    })
-
-
-def add_fallback_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """CORS headers on the answer to a path or method nobody registered, for an allowed origin."""
-    origin = request.headers.get(hdrs.ORIGIN)
-    if origin is None or request.match_info.http_exception is None:
-        return
-    settings = request.app[SETTINGS]
-    allow = allowed_origin(settings, origin)
-    if allow is not None and hdrs.ACCESS_CONTROL_ALLOW_ORIGIN not in response.headers:
+    allow = allowed_origin(settings, request.headers.get(hdrs.ORIGIN))
+    unmatched = request.match_info.http_exception is not None
+    if allow is not None and _is_preflight(request):
+        wanted = request.headers[hdrs.ACCESS_CONTROL_REQUEST_METHOD].upper()
+        if unmatched or not _route_has(request, wanted):
+            # Let the browser send the real request, whose 404/405 then reaches the page.
+            return web.Response(status=200, headers={
+                **_headers(settings, allow),
+                hdrs.ACCESS_CONTROL_ALLOW_METHODS: ",".join(ALLOW_METHODS),
+                hdrs.ACCESS_CONTROL_ALLOW_HEADERS: ",".join(ALLOW_HEADERS),
+                hdrs.ACCESS_CONTROL_MAX_AGE: str(MAX_AGE),
+            })
+    response = await handler(request)
+    if allow is not None and unmatched and hdrs.ACCESS_CONTROL_ALLOW_ORIGIN not in response.headers:
         response.headers.update(_headers(settings, allow))
         response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = ",".join(EXPOSE_HEADERS)
+    return response

@@ -1,4 +1,4 @@
-"""The request pipeline, outermost first: context (id, logs, metrics, headers, CORS fallback) → errors → auth."""
+"""The request pipeline, outermost first: context (id, logs, metrics, headers) → errors → auth."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import traceback
 import psycopg2
 from aiohttp import web
 
-from mibo.api import cors
 from mibo.api.access import PUBLIC
 from mibo.api.http import dumps
 from mibo.api.keys import ACTOR, METRICS, REQUEST_ID, SETTINGS
@@ -55,8 +54,7 @@ async def context_middleware(request: web.Request, handler):
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     try:
-        response = cors.fallback_preflight(request) or await handler(request)
-        cors.add_fallback_headers(request, response)
+        response = await handler(request)
         elapsed = time.perf_counter() - started
         route = route_template(request)
         request.app[METRICS].observe(request.method, route, response.status, elapsed)
