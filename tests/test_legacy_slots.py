@@ -34,7 +34,7 @@ async def test_blocking_a_slot_reads_its_times_at_the_centre_and_cancels_what_it
     assert dt.datetime.fromisoformat(block["starts_at"]) == at(day, "10:00", clinic.zone)
     assert block["is_blocked"] is True and block["reason"] == "Clinician unavailable"
     [affected] = answer["affected_patients"]
-    assert affected["appointment_id"] == inside and affected["patient_name"] == "Ravi Kumar"
+    assert affected["appointment_id"] == str(inside) and affected["patient_name"] == "Ravi Kumar"
     assert affected["patient_phone"] == clinic.patient["phone"] and affected["clinician_name"] == "Dr Asha Rao"
     assert affected["refund_eligible"] is False and affected["payment_status"] is None
     assert await rows(factory, "SELECT id, status FROM appointments ORDER BY id") == [
@@ -62,12 +62,12 @@ async def test_the_preview_lists_exactly_what_the_block_then_cancels(client, fac
     resp = await client.post(f"{BASE}/admin/slots/affected-patients", headers=staff.headers, json={"slots": slots})
     assert resp.status == 200
     preview = data_of(await resp.json())
-    previewed = sorted(p["appointment_id"] for p in preview["affected_patients"])
+    previewed = sorted(int(p["appointment_id"]) for p in preview["affected_patients"])
     assert previewed == [booked[0], booked[1], booked[3]] and preview["total_count"] == 3
     assert await rows(factory, "SELECT count(*) FROM clinician_blocks") == [(0,)]  # a preview changes nothing
     resp = await client.post(f"{BASE}/admin/slots/block-multiple", headers=staff.headers, json={"slots": slots})
     result = data_of(await resp.json())
-    assert sorted(p["appointment_id"] for p in result["affected_patients"]) == previewed
+    assert sorted(int(p["appointment_id"]) for p in result["affected_patients"]) == previewed
     cancelled = await rows(factory, "SELECT id FROM appointments WHERE status = 'CANCELLED' ORDER BY id")
     assert [row[0] for row in cancelled] == sorted([*previewed, booked[2]])
     assert await rows(factory, "SELECT status FROM appointments WHERE id = %s", (other_day,)) == [("BOOKED",)]
@@ -94,7 +94,7 @@ async def test_block_multiple_answers_per_slot_and_keeps_what_succeeded(client, 
                                                                      "CENTRE_FORBIDDEN"]
     assert result["failed_slots"][0]["slot"]["start_time"] == "09:15" and result["failed_slots"][0]["error"]
     assert await rows(factory, "SELECT id, reason FROM clinician_blocks ORDER BY id") == [
-        (result["blocked_slot_ids"][0], "Conference"), (result["blocked_slot_ids"][1], "Conference")]
+        (int(result["blocked_slot_ids"][0]), "Conference"), (int(result["blocked_slot_ids"][1]), "Conference")]
     resp = await client.post(f"{BASE}/admin/slots/block-multiple", headers=staff.headers,
                              json={"slots": [{**slots[0], "start_time": "9am"}]})
     assert resp.status == 400 and "slots" in refusal_of(await resp.json())[2]
@@ -111,7 +111,7 @@ async def test_blocking_a_day_covers_the_centres_local_day(client, factory):
     assert resp.status == 200
     result = data_of(await resp.json())
     assert result["blocked_count"] == 4 and len(result["blocked_slot_ids"]) == 1
-    assert [p["appointment_id"] for p in result["affected_patients"]] == [booked]
+    assert [p["appointment_id"] for p in result["affected_patients"]] == [str(booked)]
     assert await rows(factory, "SELECT starts_at, ends_at FROM clinician_blocks") == [
         (at(day, "00:00", clinic.zone), at(day + dt.timedelta(days=1), "00:00", clinic.zone))]
     assert await rows(factory, "SELECT status FROM appointments WHERE id = %s", (next_day,)) == [("BOOKED",)]
@@ -136,7 +136,7 @@ async def test_the_blocked_list_keeps_to_the_callers_centres(client, factory):
         assert resp.status == 200
     staff = await coordinator_of(factory, clinic)
     resp = await client.get(f"{BASE}/admin/slots/blocked", headers=staff.headers)
-    assert [b["clinician_id"] for b in data_of(await resp.json())["blocked_slots"]] == [clinic.clinician_id]
+    assert [b["clinician_id"] for b in data_of(await resp.json())["blocked_slots"]] == [str(clinic.clinician_id)]
     resp = await client.get(f"{BASE}/admin/slots/blocked", headers=admin.headers)
     assert data_of(await resp.json())["total"] == 2
     resp = await client.get(f"{BASE}/admin/slots/blocked", headers=staff.headers,
