@@ -125,6 +125,35 @@ async def test_blocking_a_day_covers_the_centres_local_day(client, factory):
     assert block["clinician_name"] == "Dr Asha Rao" and block["centre_name"] and block["blocked_by_admin_name"]
 
 
+async def test_blocking_a_day_with_a_blocked_slot_blocks_the_rest_of_it(client, factory):
+    clinic = await make_clinic(factory, start="09:00", end="11:00")
+    staff = await coordinator_of(factory, clinic)
+    day = future_day(clinic.zone)
+    booked = await insert_appointment(factory, clinic, at(day, "09:30", clinic.zone))
+    resp = await client.post(f"{BASE}/admin/slots/block", headers=staff.headers,
+                             json=slot(clinic, day, "10:00", "10:30"))
+    assert resp.status == 200
+    first = int(data_of(await resp.json())["blocked_slot"]["id"])
+    day_body = {"clinician_id": clinic.clinician_id, "centre_id": clinic.centre_id, "date": day.isoformat()}
+    resp = await client.post(f"{BASE}/admin/slots/block-day", headers=staff.headers, json=day_body)
+    assert resp.status == 200, await resp.text()
+    result = data_of(await resp.json())
+    assert (result["blocked_count"], len(result["blocked_slot_ids"])) == (4, 2)
+    assert [p["appointment_id"] for p in result["affected_patients"]] == [str(booked)]
+    midnight = at(day + dt.timedelta(days=1), "00:00", clinic.zone)
+    assert await rows(factory, "SELECT id, starts_at, ends_at FROM clinician_blocks WHERE removed_at IS NULL"
+                               " ORDER BY starts_at") == [
+        (int(result["blocked_slot_ids"][0]), at(day, "00:00", clinic.zone), at(day, "10:00", clinic.zone)),
+        (first, at(day, "10:00", clinic.zone), at(day, "10:30", clinic.zone)),
+        (int(result["blocked_slot_ids"][1]), at(day, "10:30", clinic.zone), midnight)]
+    # All of the day is blocked now: blocking it again blocks nothing more and is no error.
+    resp = await client.post(f"{BASE}/admin/slots/block-day", headers=staff.headers, json=day_body)
+    assert resp.status == 200
+    again = data_of(await resp.json())
+    assert (again["blocked_count"], again["blocked_slot_ids"], again["affected_patients"]) == (4, [], [])
+    assert await rows(factory, "SELECT count(*) FROM clinician_blocks") == [(3,)]
+
+
 async def test_the_blocked_list_keeps_to_the_callers_centres(client, factory):
     clinic = await make_clinic(factory)
     other = await make_clinic(factory)
