@@ -56,6 +56,18 @@ async def test_without_parameters_the_newest_booking_comes_first(client, factory
     assert [row["id"] for row in data_of(await resp.json())] == [str(newest), str(later)]
 
 
+async def test_the_clinicians_list_reads_an_online_visits_meet_link_as_google_meet_link(client, factory):
+    clinic = await make_clinic(factory)
+    online = await insert_appointment(factory, clinic, at(future_day(clinic.zone), "10:00", clinic.zone))
+    await factory.fetchone("UPDATE appointments SET appointment_type = 'ONLINE', meet_link = %s WHERE id = %s"
+                           " RETURNING id", ("https://meet.google.com/abc-defg-hij", online))
+    resp = await client.get(f"{BASE}/appointments", headers=clinic.clinician.headers)
+    assert resp.status == 200
+    [row] = data_of(await resp.json())
+    assert (row["appointment_type"], row["meet_link"], row["google_meet_link"]) == (
+        "ONLINE", "https://meet.google.com/abc-defg-hij", "https://meet.google.com/abc-defg-hij")
+
+
 async def test_booking_by_the_patients_user_id_with_patient_notes(client, factory):
     clinic = await make_clinic(factory)
     # The panel picks patients from its list: those of the desk's centres.

@@ -31,7 +31,7 @@ async def test_a_session_from_start_to_follow_up_as_the_panel_runs_it(client, fa
                              json={"session_notes": "Sleep improving; continue CBT"})
     assert resp.status == 200
     note = data_of(await resp.json())
-    assert note["session_notes"] == "Sleep improving; continue CBT" and note["appointment_id"] == appointment_id
+    assert note["session_notes"] == "Sleep improving; continue CBT" and note["appointment_id"] == str(appointment_id)
     day = future_day(clinic.zone, 14)
     resp = await client.post(f"{BASE}/appointments/{appointment_id}/schedule-followup", headers=headers,
                              json={"follow_up_date": day.isoformat(), "follow_up_notes": "Review sleep"})

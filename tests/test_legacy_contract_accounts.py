@@ -82,7 +82,7 @@ async def test_9_10_11_charts_read_the_originals_names(client, factory):
                                  centre_id=centre, hours_from_now=hours, status="COMPLETED")
     resp = await client.get(f"{BASE}/analytics/top-doctors", headers=admin.headers)
     doctors = data_of(await resp.json())
-    assert doctors == [{"id": clinician.clinician_id, "name": "Dr Rao", "specialty": "Psychiatry",
+    assert doctors == [{"id": str(clinician.clinician_id), "name": "Dr Rao", "specialty": "Psychiatry",
                         "avatar": None, "patientCount": 2}]
     resp = await client.get(f"{BASE}/analytics/revenue", params={"period": "month"}, headers=admin.headers)
     points = data_of(await resp.json())
@@ -183,7 +183,7 @@ async def test_34_37_each_role_path_creates_and_30_lists_it_by_role_id(client, f
         assert row["isActive"] is True and row["username"] == f"person.{n}"
         assert dt.datetime.fromisoformat(row["createdAt"]) == dt.datetime.fromisoformat(row["created_at"])
         if role != "MANAGER":
-            assert row["centreId"] == centre and row["centreName"] == "Mibo Kochi"
+            assert row["centreId"] == str(centre) and row["centreName"] == "Mibo Kochi"
         else:
             assert row["centreId"] is None and row["centreName"] is None
     resp = await client.post(f"{BASE}/auth/login/username-password",
@@ -205,10 +205,10 @@ async def test_the_staff_list_is_newest_first_and_searches_on_the_server(client,
     older = await factory.staff("FRONT_DESK", [centre], full_name="Zara Older")
     newer = await factory.staff("FRONT_DESK", [centre], full_name="Anu Newer")
     rows = data_of(await (await client.get(f"{BASE}/users", params={"roleId": "6"}, headers=admin.headers)).json())
-    assert [r["id"] for r in rows] == [newer.id, older.id]
+    assert [r["id"] for r in rows] == [str(newer.id), str(older.id)]
     rows = data_of(await (await client.get(f"{BASE}/users", params={"roleId": "6", "search": "zara"},
                                            headers=admin.headers)).json())
-    assert [r["id"] for r in rows] == [older.id]
+    assert [r["id"] for r in rows] == [str(older.id)]
     resp = await client.get(f"{BASE}/users", params={"roleId": "9"}, headers=admin.headers)
     assert resp.status == 400 and "roleId" in refusal_of(await resp.json())[2]
 
@@ -218,13 +218,13 @@ async def test_31_32_edit_form_reads_a_user_and_sends_it_back(client, factory):
     admin = await factory.staff("ADMIN")
     desk = await factory.staff("FRONT_DESK", [first], login=False)
     details = data_of(await (await client.get(f"{BASE}/users/{desk.id}", headers=admin.headers)).json())
-    assert details["centreId"] == first and details["full_name"]
+    assert details["centreId"] == str(first) and details["full_name"]
     body = {"full_name": "Renamed Desk", "phone": details["phone"], "email": details["email"],
             "username": details["username"], "centre_ids": [str(second)], "password": "New-pass-22"}
     resp = await client.put(f"{BASE}/users/{desk.id}", json=body, headers=admin.headers)
     assert resp.status == 200
     updated = data_of(await resp.json())
-    assert updated["full_name"] == "Renamed Desk" and updated["centreId"] == second
+    assert updated["full_name"] == "Renamed Desk" and updated["centreId"] == str(second)
     assert updated["centreName"] == "Second"
     resp = await client.post(f"{BASE}/auth/login/username-password",
                              json={"username": desk.username, "password": "New-pass-22"})

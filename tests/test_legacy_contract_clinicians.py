@@ -37,9 +37,9 @@ def assert_reads_like_the_page(clinician: dict, centre: int, centre_name: str) -
     assert clinician["consultationModes"] == ["IN_PERSON", "ONLINE"]
     assert clinician["defaultDurationMinutes"] == 45 and clinician["consultationFee"] == 1500
     assert clinician["yearsOfExperience"] == 8 and clinician["registrationNumber"] == "KMC-12345"
-    assert clinician["primaryCentreId"] == centre and clinician["primaryCentreName"] == centre_name
+    assert clinician["primaryCentreId"] == str(centre) and clinician["primaryCentreName"] == centre_name
     assert clinician["isActive"] is True and clinician["profilePictureUrl"] is None
-    assert clinician["designation"] == "Psychiatrist" and isinstance(clinician["id"], int)
+    assert clinician["designation"] == "Psychiatrist" and clinician["id"].isdigit()
 
 
 async def test_18_16_17_create_as_the_form_sends_then_list_and_detail(client, factory):
@@ -72,13 +72,13 @@ async def test_the_list_filters_as_the_panel_asks_and_newest_first(client, facto
     older = await factory.staff("CLINICIAN", [first], full_name="Older Doc")
     newer = await factory.staff("CLINICIAN", [second], full_name="Newer Doc")
     rows = data_of(await (await client.get(f"{BASE}/users/clinicians", headers=admin.headers)).json())
-    assert [row["id"] for row in rows] == [newer.clinician_id, older.clinician_id]
+    assert [row["id"] for row in rows] == [str(newer.clinician_id), str(older.clinician_id)]
     rows = data_of(await (await client.get(f"{BASE}/users/clinicians", params={"centreId": str(first)},
                                            headers=admin.headers)).json())
-    assert [row["id"] for row in rows] == [older.clinician_id]
+    assert [row["id"] for row in rows] == [str(older.clinician_id)]
     rows = data_of(await (await client.get(f"{BASE}/users/clinicians", params={"search": "newer"},
                                            headers=admin.headers)).json())
-    assert [row["id"] for row in rows] == [newer.clinician_id]
+    assert [row["id"] for row in rows] == [str(newer.clinician_id)]
 
 
 async def test_a_centre_manager_creates_no_password_and_sees_only_their_centre(client, factory):
@@ -95,7 +95,7 @@ async def test_a_centre_manager_creates_no_password_and_sees_only_their_centre(c
     resp = await client.post(f"{BASE}/users/clinicians", json=elsewhere, headers=manager.headers)
     assert resp.status == 403 and refusal_of(await resp.json())[0] == "CENTRE_FORBIDDEN"
     rows = data_of(await (await client.get(f"{BASE}/users/clinicians", headers=manager.headers)).json())
-    assert [row["primaryCentreId"] for row in rows] == [centre]
+    assert [row["primaryCentreId"] for row in rows] == [str(centre)]
 
 
 async def test_19_the_edit_form_changes_the_profile_and_a_changed_phone_changes_the_login(client, factory):
@@ -196,7 +196,7 @@ async def test_21_22_availability_read_and_sent_back_merged_as_the_page_does(cli
     assert resp.status == 200, await resp.text()
     existing = data_of(await (await client.get(path, headers=admin.headers)).json())
     assert [(r["day_of_week"], r["start_time"], r["end_time"], r["mode"], r["centre_id"]) for r in existing] == [
-        (0, "10:00", "12:00", "ONLINE", centre)]
+        (0, "10:00", "12:00", "ONLINE", str(centre))]
     stored = await factory.fetchone("SELECT day_of_week FROM clinician_availability_rules WHERE clinician_id = %s",
                                     (clinician.clinician_id,))
     assert stored == (6,)  # Sunday, as the spec numbers days
@@ -265,6 +265,6 @@ async def test_25_26_rules_by_day_and_deleting_one_day(client, factory):
     body = await resp.json()
     assert data_of(body) == {"deletedCount": 1} and "1" in body["message"]
     left = data_of(await (await client.get(path, headers=admin.headers)).json())
-    assert sorted((r["day_of_week"], r["centre_id"]) for r in left) == [(1, other), (3, centre)]
+    assert sorted((r["day_of_week"], r["centre_id"]) for r in left) == [(1, str(other)), (3, str(centre))]
     resp = await client.post(f"{path}/delete-by-day", json={"centreId": centre}, headers=admin.headers)
     assert resp.status == 400 and "dayOfWeek" in refusal_of(await resp.json())[2]

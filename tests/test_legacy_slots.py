@@ -34,7 +34,7 @@ async def test_blocking_a_slot_reads_its_times_at_the_centre_and_cancels_what_it
     assert dt.datetime.fromisoformat(block["starts_at"]) == at(day, "10:00", clinic.zone)
     assert block["is_blocked"] is True and block["reason"] == "Clinician unavailable"
     [affected] = answer["affected_patients"]
-    assert affected["appointment_id"] == inside and affected["patient_name"] == "Ravi Kumar"
+    assert affected["appointment_id"] == str(inside) and affected["patient_name"] == "Ravi Kumar"
     assert affected["patient_phone"] == clinic.patient["phone"] and affected["clinician_name"] == "Dr Asha Rao"
     assert affected["refund_eligible"] is False and affected["payment_status"] is None
     assert await rows(factory, "SELECT id, status FROM appointments ORDER BY id") == [
@@ -72,14 +72,15 @@ async def test_the_preview_lists_exactly_what_the_block_then_cancels(client, fac
     resp = await client.post(f"{BASE}/admin/slots/affected-patients", headers=staff.headers, json={"slots": slots})
     assert resp.status == 200
     preview = data_of(await resp.json())
-    previewed = sorted(p["appointment_id"] for p in preview["affected_patients"])
+    previewed = sorted(int(p["appointment_id"]) for p in preview["affected_patients"])
     assert previewed == [booked[0], booked[1], booked[3]] and preview["total_count"] == 3
-    paid = {p["appointment_id"]: (p["payment_status"], p["refund_eligible"]) for p in preview["affected_patients"]}
+    paid = {int(p["appointment_id"]): (p["payment_status"], p["refund_eligible"])
+            for p in preview["affected_patients"]}
     assert paid == {booked[0]: (None, False), booked[1]: ("SUCCESS", True), booked[3]: (None, False)}
     assert await rows(factory, "SELECT count(*) FROM clinician_blocks") == [(0,)]  # a preview changes nothing
     resp = await client.post(f"{BASE}/admin/slots/block-multiple", headers=staff.headers, json={"slots": slots})
     result = data_of(await resp.json())
-    assert sorted(p["appointment_id"] for p in result["affected_patients"]) == previewed
+    assert sorted(int(p["appointment_id"]) for p in result["affected_patients"]) == previewed
     assert [failed["code"] for failed in result["failed_slots"]] == ["BLOCK_OVERLAP"]
     cancelled = await rows(factory, "SELECT id FROM appointments WHERE status = 'CANCELLED' ORDER BY id")
     assert [row[0] for row in cancelled] == sorted([*previewed, booked[2]])
@@ -107,7 +108,7 @@ async def test_block_multiple_answers_per_slot_and_keeps_what_succeeded(client, 
                                                                      "CENTRE_FORBIDDEN"]
     assert result["failed_slots"][0]["slot"]["start_time"] == "09:15" and result["failed_slots"][0]["error"]
     assert await rows(factory, "SELECT id, reason FROM clinician_blocks ORDER BY id") == [
-        (result["blocked_slot_ids"][0], "Conference"), (result["blocked_slot_ids"][1], "Conference")]
+        (int(result["blocked_slot_ids"][0]), "Conference"), (int(result["blocked_slot_ids"][1]), "Conference")]
     resp = await client.post(f"{BASE}/admin/slots/block-multiple", headers=staff.headers,
                              json={"slots": [{**slots[0], "start_time": "9am"}]})
     assert resp.status == 400 and "slots" in refusal_of(await resp.json())[2]
@@ -124,7 +125,7 @@ async def test_blocking_a_day_covers_the_centres_local_day(client, factory):
     assert resp.status == 200
     result = data_of(await resp.json())
     assert result["blocked_count"] == 4 and len(result["blocked_slot_ids"]) == 1
-    assert [p["appointment_id"] for p in result["affected_patients"]] == [booked]
+    assert [p["appointment_id"] for p in result["affected_patients"]] == [str(booked)]
     assert await rows(factory, "SELECT starts_at, ends_at FROM clinician_blocks") == [
         (at(day, "00:00", clinic.zone), at(day + dt.timedelta(days=1), "00:00", clinic.zone))]
     assert await rows(factory, "SELECT status FROM appointments WHERE id = %s", (next_day,)) == [("BOOKED",)]
@@ -141,6 +142,35 @@ async def test_blocking_a_day_covers_the_centres_local_day(client, factory):
     assert data_of(await resp.json())["total"] == 0
 
 
+async def test_blocking_a_day_with_a_blocked_slot_blocks_the_rest_of_it(client, factory):
+    clinic = await make_clinic(factory, start="09:00", end="11:00")
+    staff = await coordinator_of(factory, clinic)
+    day = future_day(clinic.zone)
+    booked = await insert_appointment(factory, clinic, at(day, "09:30", clinic.zone))
+    resp = await client.post(f"{BASE}/admin/slots/block", headers=staff.headers,
+                             json=slot(clinic, day, "10:00", "10:30"))
+    assert resp.status == 200
+    first = int(data_of(await resp.json())["blocked_slot"]["id"])
+    day_body = {"clinician_id": clinic.clinician_id, "centre_id": clinic.centre_id, "date": day.isoformat()}
+    resp = await client.post(f"{BASE}/admin/slots/block-day", headers=staff.headers, json=day_body)
+    assert resp.status == 200, await resp.text()
+    result = data_of(await resp.json())
+    assert (result["blocked_count"], len(result["blocked_slot_ids"])) == (4, 2)
+    assert [p["appointment_id"] for p in result["affected_patients"]] == [str(booked)]
+    midnight = at(day + dt.timedelta(days=1), "00:00", clinic.zone)
+    assert await rows(factory, "SELECT id, starts_at, ends_at FROM clinician_blocks WHERE removed_at IS NULL"
+                               " ORDER BY starts_at") == [
+        (int(result["blocked_slot_ids"][0]), at(day, "00:00", clinic.zone), at(day, "10:00", clinic.zone)),
+        (first, at(day, "10:00", clinic.zone), at(day, "10:30", clinic.zone)),
+        (int(result["blocked_slot_ids"][1]), at(day, "10:30", clinic.zone), midnight)]
+    # All of the day is blocked now: blocking it again blocks nothing more and is no error.
+    resp = await client.post(f"{BASE}/admin/slots/block-day", headers=staff.headers, json=day_body)
+    assert resp.status == 200
+    again = data_of(await resp.json())
+    assert (again["blocked_count"], again["blocked_slot_ids"], again["affected_patients"]) == (4, [], [])
+    assert await rows(factory, "SELECT count(*) FROM clinician_blocks") == [(3,)]
+
+
 async def test_the_blocked_list_keeps_to_the_callers_centres(client, factory):
     clinic = await make_clinic(factory)
     other = await make_clinic(factory)
@@ -152,7 +182,7 @@ async def test_the_blocked_list_keeps_to_the_callers_centres(client, factory):
         assert resp.status == 200
     staff = await coordinator_of(factory, clinic)
     resp = await client.get(f"{BASE}/admin/slots/blocked", headers=staff.headers)
-    assert [b["clinician_id"] for b in data_of(await resp.json())["blocked_slots"]] == [clinic.clinician_id]
+    assert [b["clinician_id"] for b in data_of(await resp.json())["blocked_slots"]] == [str(clinic.clinician_id)]
     resp = await client.get(f"{BASE}/admin/slots/blocked", headers=admin.headers)
     assert data_of(await resp.json())["total"] == 2
     resp = await client.get(f"{BASE}/admin/slots/blocked", headers=staff.headers,

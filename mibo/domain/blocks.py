@@ -237,6 +237,38 @@ async def create(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, 
     return {**block, "timezone": zone_name}, live
 
 
+Span = tuple[dt.datetime, dt.datetime]
+
+
+def free_parts(start: dt.datetime, end: dt.datetime, taken: list[dict[str, Any]]) -> list[Span]:
+    """The parts of start..end outside the `taken` blocks (in time order)."""
+    parts, cursor = [], start
+    for block in taken:
+        if block["starts_at"] > cursor:
+            parts.append((cursor, min(block["starts_at"], end)))
+        cursor = max(cursor, block["ends_at"])
+    if cursor < end:
+        parts.append((cursor, end))
+    return parts
+
+
+async def create_around(cur, actor: Actor, clinician_id: int, span: dict[str, Any], *, centre_id: int | None,
+                        reason: str, cancel_appointments: bool, now: dt.datetime) -> tuple[list[dict], list[dict]]:
+    """Block what of `span` the clinician's active blocks leave free, one block per free part (none when
+    it is all blocked already): blocking a day that has a blocked hour blocks the rest of it, and
+    unblocking still frees exactly each block's time. Returns the blocks and the appointments cancelled."""
+    start, end, _ = await _target(cur, actor, clinician_id, span, centre_id, now, lock=True)
+    taken = await db.fetch_all(cur, OVERLAPPING_BLOCKS, (clinician_id, end, start))
+    made, cancelled = [], []
+    for part_start, part_end in free_parts(start, end, taken):
+        block, live = await create(cur, actor, clinician_id, {"start_at": part_start, "end_at": part_end},
+                                   centre_id=centre_id, reason=reason, cancel_appointments=cancel_appointments,
+                                   now=now)
+        made.append(block)
+        cancelled += live
+    return made, cancelled
+
+
 async def active_blocks(cur, actor: Actor, clinician_id: int, first: dt.date | None, last: dt.date | None,
                         limit: int, offset: int, now: dt.datetime) -> tuple[list[dict], int]:
     """A clinician's active blocks over local dates at the primary centre (from today when no `first`)."""

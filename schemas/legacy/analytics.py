@@ -4,7 +4,7 @@ change the previous period cannot give (nothing to compare with) answered as 0."
 
 from marshmallow import fields
 
-from schemas.legacy.base import PanelSchema
+from schemas.legacy.base import AnsweredId, PanelSchema
 
 
 class PanelDashboardSchema(PanelSchema):
@@ -19,7 +19,7 @@ class PanelDashboardSchema(PanelSchema):
 
 
 class PanelTopDoctorSchema(PanelSchema):
-    id = fields.Integer(attribute="clinician_id")
+    id = AnsweredId(attribute="clinician_id")
     name = fields.String()
     specialty = fields.String(attribute="specialization")
     avatar = fields.String(allow_none=True)

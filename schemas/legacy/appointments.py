@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, pre_dump, validate, validates_s
 
 from schemas.appointments import APPOINTMENT_TYPES, STATUSES, Duration, Instant, UpdateAppointmentSchema
 from schemas.base import TrimmedString
-from schemas.legacy.base import PanelId, PanelSchema, same_as
+from schemas.legacy.base import AnsweredId, PanelId, PanelSchema, same_as
 
 NOTES = validate.Length(max=2000)
 
@@ -30,14 +30,14 @@ class PanelAppointmentSchema(InCentreZone):
     INSTANTS = ("scheduled_start_at", "scheduled_end_at", "session_started_at", "session_ended_at", "created_at",
                 "updated_at")
 
-    id = fields.String()
-    patient_id = fields.String(metadata={"description": "The patient profile's id"})
+    id = AnsweredId()
+    patient_id = AnsweredId(metadata={"description": "The patient profile's id"})
     patient_name = fields.String()
     patient_phone = fields.String(allow_none=True)
     patient_mrn = fields.String(allow_none=True)
-    clinician_id = fields.String()
+    clinician_id = AnsweredId()
     clinician_name = fields.String()
-    centre_id = fields.String()
+    centre_id = AnsweredId()
     centre_name = fields.String()
     centre_address = fields.String(data_key="centreAddress", allow_none=True)
     timezone = fields.String(metadata={"description": "The centre's IANA zone, in which every instant is written"})
@@ -51,15 +51,16 @@ class PanelAppointmentSchema(InCentreZone):
     status = fields.String(validate=validate.OneOf(STATUSES))
     notes = fields.String(allow_none=True)
     patient_notes = same_as("notes", metadata={"description": "The booking's notes (as notes)"})
-    parent_appointment_id = fields.String(allow_none=True)
-    booked_by_user_id = fields.String(allow_none=True)
+    parent_appointment_id = AnsweredId(allow_none=True)
+    booked_by_user_id = AnsweredId(allow_none=True)
     booked_by_user_name = fields.String(data_key="bookedByUserName", allow_none=True, attribute="booked_by_name")
     source = fields.String()
     meet_link = fields.String(allow_none=True)
+    google_meet_link = same_as("meet_link", metadata={"description": "The Meet link (as meet_link)"})
     cancellation_reason = fields.String(allow_none=True)
     session_started_at = fields.DateTime(allow_none=True)
     session_ended_at = fields.DateTime(allow_none=True)
-    blocked_slot_id = fields.Integer(allow_none=True, attribute="block_id",
+    blocked_slot_id = AnsweredId(allow_none=True, attribute="block_id",
                                      metadata={"description": "The block over this time, to unblock it"})
     payment_method = fields.String(allow_none=True, metadata={"description": "CASH, CARD, UPI or RAZORPAY, once paid"})
     payment_notes = fields.String(allow_none=True, attribute="payment_note")
@@ -174,9 +175,9 @@ class PanelPreviousNotesQuerySchema(PanelSchema):
 class PanelSessionNoteSchema(PanelSchema):
     """A clinical note of a session (a medical note of the patient, tied to the appointment)."""
 
-    id = fields.Integer()
-    appointment_id = fields.Integer(allow_none=True)
-    patient_id = fields.Integer()
+    id = AnsweredId()
+    appointment_id = AnsweredId(allow_none=True)
+    patient_id = AnsweredId()
     session_notes = fields.String(attribute="note")
     author_name = fields.String()
     scheduled_start_at = fields.DateTime(

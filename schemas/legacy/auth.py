@@ -3,11 +3,11 @@ panel reads (`full_name`, `assignedCentreId` for the desk's centre)."""
 
 from marshmallow import fields
 
-from schemas.legacy.base import PanelSchema
+from schemas.legacy.base import AnsweredId, AnsweredIds, PanelSchema
 
 
 class PanelUserSchema(PanelSchema):
-    id = fields.String()
+    id = AnsweredId()
     name = fields.String()
     full_name = fields.String()
     email = fields.String(allow_none=True)
@@ -16,9 +16,9 @@ class PanelUserSchema(PanelSchema):
     role = fields.String()
     roles = fields.List(fields.String())
     avatar = fields.String(allow_none=True)
-    centre_ids = fields.List(fields.String(), data_key="centreIds")
-    assigned_centre_id = fields.String(allow_none=True, data_key="assignedCentreId")
-    clinician_id = fields.String(allow_none=True, data_key="clinicianId")
+    centre_ids = AnsweredIds(data_key="centreIds")
+    assigned_centre_id = AnsweredId(allow_none=True, data_key="assignedCentreId")
+    clinician_id = AnsweredId(allow_none=True, data_key="clinicianId")
     is_active = fields.Boolean(data_key="isActive")
     user_type = fields.String(data_key="userType")
     created_at = fields.DateTime(data_key="createdAt")

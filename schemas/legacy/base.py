@@ -47,6 +47,19 @@ class PanelId(PanelInteger):
         super().__init__(validate=validate.Range(min=1, max=2**63 - 1), **kwargs)
 
 
+class AnsweredId(fields.String):
+    """A row's id (or a reference to one) as the panel reads it: a string ("3"), as the original
+    backend answered its BIGINT ids and as the panel compares them with its <select> values; null
+    stays null. Requests still send ids as numbers or digits (PanelId)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+
+def AnsweredIds(**kwargs) -> fields.List:  # noqa: N802 - reads like a field class
+    return fields.List(AnsweredId(), **kwargs)
+
+
 def same_as(key: str, **kwargs) -> fields.Function:
     """A field answered with the value of another (the panel reads one fact under two names)."""
     return fields.Function(lambda row: row.get(key), **kwargs)

@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from schemas.appointments import APPOINTMENT_TYPES
 from schemas.base import Phone, TrimmedString
 from schemas.legacy.appointments import NOTES, InCentreZone
-from schemas.legacy.base import PanelId, PanelSchema
+from schemas.legacy.base import AnsweredId, PanelId, PanelSchema
 from schemas.payments import DESK_METHODS
 
 
@@ -30,7 +30,7 @@ class PanelFrontDeskBookingSchema(PanelSchema):
 class PanelBookedAppointmentSchema(InCentreZone):
     INSTANTS = ("scheduled_start_at", "scheduled_end_at")
 
-    id = fields.String()
+    id = AnsweredId()
     appointment_type = fields.String(data_key="appointmentType")
     scheduled_start_at = fields.DateTime(data_key="scheduledStartAt")
     scheduled_end_at = fields.DateTime(data_key="scheduledEndAt")
@@ -40,7 +40,7 @@ class PanelBookedAppointmentSchema(InCentreZone):
 
 
 class PanelBookedPatientSchema(PanelSchema):
-    id = fields.String()
+    id = AnsweredId()
     name = fields.String(attribute="full_name")
     phone = fields.String()
     email = fields.String(allow_none=True)
@@ -48,14 +48,14 @@ class PanelBookedPatientSchema(PanelSchema):
 
 
 class PanelBookedClinicianSchema(PanelSchema):
-    id = fields.String()
+    id = AnsweredId()
     name = fields.String()
     specialization = fields.String(allow_none=True)
     consultation_fee = fields.Float(data_key="consultationFee")
 
 
 class PanelBookedCentreSchema(PanelSchema):
-    id = fields.String()
+    id = AnsweredId()
     name = fields.String()
     address = fields.String(allow_none=True, attribute="address_line1")
     city = fields.String()
@@ -79,7 +79,7 @@ class PanelSendLinkSchema(PanelSchema):
 
 
 class PanelPaymentLinkSchema(PanelSchema):
-    payment_id = fields.Integer(data_key="paymentId", attribute="id")
+    payment_id = AnsweredId(data_key="paymentId", attribute="id")
     payment_link = fields.String(data_key="paymentLink", allow_none=True, attribute="payment_link_url",
                                        metadata={"description": "Null until the worker has made it"})
     whatsapp_sent = fields.Constant(False, data_key="whatsappSent", metadata={
@@ -97,12 +97,12 @@ class PanelDirectPaymentSchema(PanelSchema):
 
 
 class PanelPaidAppointmentSchema(PanelSchema):
-    id = fields.String()
+    id = AnsweredId()
     status = fields.String()
 
 
 class PanelDeskPaidSchema(PanelSchema):
-    id = fields.Integer()
+    id = AnsweredId()
     amount = fields.Float()
     method = fields.String(attribute="provider")
     status = fields.String()

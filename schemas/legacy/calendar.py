@@ -6,7 +6,7 @@ import datetime as dt
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.legacy.base import PanelId, PanelSchema
+from schemas.legacy.base import AnsweredId, PanelId, PanelSchema
 
 MAX_RANGE_DAYS = 62  # the panel asks for the next 30 or 60 days at once
 
@@ -41,9 +41,9 @@ class PanelSlotSchema(PanelSchema):
     status = fields.String(validate=validate.OneOf(("available", "booked", "blocked", "past")))
     available = fields.Boolean()
     reason = fields.String(allow_none=True)
-    centre_id = fields.Integer(data_key="centreId")
+    centre_id = AnsweredId(data_key="centreId")
     mode = fields.String(allow_none=True)
-    blocked_slot_id = fields.Integer(allow_none=True, data_key="blockedSlotId")
+    blocked_slot_id = AnsweredId(allow_none=True, data_key="blockedSlotId")
 
 
 def local_time(instant: str, zone) -> str:

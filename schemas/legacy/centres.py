@@ -3,7 +3,7 @@ Its bodies are the spec's (CreateCentre, UpdateCentre); the toggle sends {isActi
 
 from marshmallow import fields
 
-from schemas.legacy.base import PanelSchema, same_as
+from schemas.legacy.base import AnsweredId, PanelSchema, same_as
 
 
 class ToggleActiveSchema(PanelSchema):
@@ -11,7 +11,7 @@ class ToggleActiveSchema(PanelSchema):
 
 
 class PanelCentreSchema(PanelSchema):
-    id = fields.Integer()
+    id = AnsweredId()
     name = fields.String()
     city = fields.String()
     address = fields.Method("one_line_address")

@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 
 from schemas.base import Password, Phone, TrimmedString
 from schemas.clinicians import CONSULTATION_MODES, HH_MM
-from schemas.legacy.base import PanelId, PanelInteger, PanelSchema, same_as
+from schemas.legacy.base import AnsweredId, AnsweredIds, PanelId, PanelInteger, PanelSchema, same_as
 from schemas.users import USERNAME
 
 CLINICIAN_ROLE_ID = 4  # the original backend's id of CLINICIAN, which the panel sends in role_ids
@@ -212,8 +212,8 @@ class DeletedRulesSchema(PanelSchema):
 
 
 class PanelRuleSchema(PanelSchema):
-    id = fields.Integer()
-    centre_id = fields.Integer()
+    id = AnsweredId()
+    centre_id = AnsweredId()
     day_of_week = fields.Function(lambda rule: to_sunday(rule["day_of_week"]),
                                   metadata={"description": "0 = Sunday … 6 = Saturday"})
     start_time = fields.String()
@@ -229,8 +229,8 @@ def words(text: str | None) -> list[str]:
 
 
 class PanelClinicianSchema(PanelSchema):
-    id = fields.Integer()
-    user_id = fields.Integer(data_key="userId")
+    id = AnsweredId()
+    user_id = AnsweredId(data_key="userId")
     full_name = same_as("name", data_key="fullName")
     name = fields.String()
     phone = fields.String(allow_none=True)
@@ -240,9 +240,9 @@ class PanelClinicianSchema(PanelSchema):
     years_of_experience = fields.Integer(data_key="yearsOfExperience")
     consultation_fee = fields.Float(data_key="consultationFee")
     default_duration = fields.Integer(data_key="defaultDurationMinutes")
-    primary_centre_id = fields.Integer(attribute="primary_centre.id", data_key="primaryCentreId")
+    primary_centre_id = AnsweredId(attribute="primary_centre.id", data_key="primaryCentreId")
     primary_centre_name = fields.String(attribute="primary_centre.name", data_key="primaryCentreName")
-    centre_ids = fields.List(fields.Integer(), data_key="centreIds")
+    centre_ids = AnsweredIds(data_key="centreIds")
     bio = fields.String(allow_none=True)
     consultation_modes = fields.List(fields.String(), data_key="consultationModes")
     profile_picture_url = fields.String(allow_none=True, data_key="profilePictureUrl")

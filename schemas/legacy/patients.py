@@ -5,7 +5,7 @@ next appointment. The panel addresses a patient by their user id (PUT /patients/
 from marshmallow import fields, post_load, validate
 
 from schemas.base import Phone, TrimmedString
-from schemas.legacy.base import PanelId, PanelSchema, same_as
+from schemas.legacy.base import AnsweredId, PanelId, PanelSchema, same_as
 from schemas.patients import BLOOD_GROUPS, GENDERS, not_in_future
 
 PANEL_GENDERS = tuple(gender.lower() for gender in GENDERS)
@@ -47,17 +47,17 @@ class CreatePanelPatientSchema(PanelPatientFieldsSchema):
 
 
 class NextAppointmentSchema(PanelSchema):
-    id = fields.Integer()
+    id = AnsweredId()
     scheduled_start_at = fields.String(data_key="scheduledStartAt", metadata={"format": "date-time"})
-    centre_id = fields.Integer(data_key="centreId")
+    centre_id = AnsweredId(data_key="centreId")
     centre_name = fields.String(allow_none=True, data_key="centreName")
-    clinician_id = fields.Integer(data_key="clinicianId")
+    clinician_id = AnsweredId(data_key="clinicianId")
     status = fields.String()
 
 
 class PanelPatientSchema(PanelSchema):
-    id = fields.Integer()
-    user_id = fields.Integer(data_key="userId")
+    id = AnsweredId()
+    user_id = AnsweredId(data_key="userId")
     full_name = fields.String(data_key="fullName")
     phone = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
@@ -70,7 +70,7 @@ class PanelPatientSchema(PanelSchema):
     emergency_contact_phone = same_as("emergency_contact_phone", data_key="emergencyContactPhone")
     notes = fields.String(allow_none=True)
     mrn = fields.String(allow_none=True)
-    registered_centre_id = fields.Integer(allow_none=True, data_key="registeredCentreId")
+    registered_centre_id = AnsweredId(allow_none=True, data_key="registeredCentreId")
     upcoming_appointments_count = fields.Integer(data_key="upcomingAppointmentsCount")
     past_appointments_count = fields.Integer(data_key="pastAppointmentsCount")
     upcoming_appointments = fields.List(fields.Nested(NextAppointmentSchema), data_key="upcomingAppointments",

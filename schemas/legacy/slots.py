@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 from schemas.appointments import APPOINTMENT_TYPES
 from schemas.base import TrimmedString
 from schemas.legacy.appointments import InCentreZone, check_days
-from schemas.legacy.base import PanelId, PanelSchema
+from schemas.legacy.base import AnsweredId, AnsweredIds, PanelId, PanelSchema
 
 HH_MM = "%H:%M"
 MAX_SLOTS = 100
@@ -117,10 +117,10 @@ class LocalSpan(InCentreZone):
 class PanelBlockedSlotSchema(LocalSpan):
     INSTANTS = ("starts_at", "ends_at", "created_at", "removed_at")
 
-    id = fields.Integer()
-    clinician_id = fields.Integer()
+    id = AnsweredId()
+    clinician_id = AnsweredId()
     clinician_name = fields.String()
-    centre_id = fields.Integer(allow_none=True, metadata={"description": "Null: every centre of the clinician"})
+    centre_id = AnsweredId(allow_none=True, metadata={"description": "Null: every centre of the clinician"})
     centre_name = fields.String()
     blocked_date = fields.Method("start_date", metadata={"description": "Local date of the start at the centre"})
     start_time = fields.Method("start_wall", metadata={"description": "HH:MM at the centre"})
@@ -130,7 +130,7 @@ class PanelBlockedSlotSchema(LocalSpan):
     starts_at = fields.DateTime()
     ends_at = fields.DateTime()
     reason = fields.String()
-    blocked_by_admin_id = fields.Integer(allow_none=True, attribute="created_by_user_id")
+    blocked_by_admin_id = AnsweredId(allow_none=True, attribute="created_by_user_id")
     blocked_by_admin_name = fields.String(allow_none=True, attribute="created_by_name")
     blocked_at = fields.DateTime(attribute="created_at")
     is_blocked = fields.Method("active")
@@ -148,11 +148,11 @@ class PanelBlockedListSchema(PanelSchema):
 class PanelAffectedPatientSchema(InCentreZone):
     INSTANTS = ("scheduled_start_at",)
 
-    patient_id = fields.Integer()
+    patient_id = AnsweredId()
     patient_name = fields.String()
     patient_phone = fields.String(allow_none=True)
     patient_email = fields.String(allow_none=True)
-    appointment_id = fields.Integer(attribute="id")
+    appointment_id = AnsweredId(attribute="id")
     appointment_time = fields.DateTime(attribute="scheduled_start_at")
     appointment_status = fields.String(attribute="status")
     clinician_name = fields.String()
@@ -178,7 +178,7 @@ class PanelBlockResultSchema(PanelSchema):
     success = fields.Boolean(metadata={"description": "Every slot blocked"})
     blocked_count = fields.Integer(metadata={"description": "Slots blocked (block-day: the day's slots it covers)"})
     failed_count = fields.Integer()
-    blocked_slot_ids = fields.List(fields.Integer())
+    blocked_slot_ids = AnsweredIds()
     failed_slots = fields.List(fields.Nested(PanelFailedSlotSchema))
     affected_patients = fields.List(fields.Nested(PanelAffectedPatientSchema))
 
@@ -191,9 +191,9 @@ class PanelAffectedListSchema(PanelSchema):
 class PanelSlotExceptionResultSchema(LocalSpan):
     INSTANTS = ("starts_at", "ends_at", "created_at")
 
-    id = fields.Integer()
-    clinician_id = fields.Integer(data_key="clinicianId")
-    centre_id = fields.Integer(data_key="centreId")
+    id = AnsweredId()
+    clinician_id = AnsweredId(data_key="clinicianId")
+    centre_id = AnsweredId(data_key="centreId")
     exception_date = fields.Method("start_date", data_key="exceptionDate")
     start_time = fields.Method("start_wall", data_key="startTime")
     end_time = fields.Method("end_wall", data_key="endTime")

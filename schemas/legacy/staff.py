@@ -6,7 +6,7 @@ createdAt}."""
 from marshmallow import fields, validate
 
 from schemas.base import Password, Phone, TrimmedString
-from schemas.legacy.base import PanelId, PanelSchema, same_as
+from schemas.legacy.base import AnsweredId, AnsweredIds, PanelId, PanelSchema, same_as
 from schemas.users import USERNAME
 
 # The original backend's roles table, whose ids the panel sends (?roleId=2 for the managers' page).
@@ -43,7 +43,7 @@ class UpdatePanelStaffSchema(PanelSchema):
 
 
 class PanelStaffSchema(PanelSchema):
-    id = fields.Integer()
+    id = AnsweredId()
     full_name = same_as("name")
     name = fields.String()
     phone = fields.String(allow_none=True)
@@ -52,11 +52,11 @@ class PanelStaffSchema(PanelSchema):
     role = fields.String(allow_none=True)
     roles = fields.List(fields.String())
     designation = fields.String(allow_none=True)
-    centre_id = fields.Integer(allow_none=True, data_key="centreId",
+    centre_id = AnsweredId(allow_none=True, data_key="centreId",
                                metadata={"description": "The first centre the user is assigned to"})
     centre_name = fields.String(allow_none=True, data_key="centreName")
-    centre_ids = fields.List(fields.Integer(), data_key="centreIds")
-    clinician_id = fields.Integer(allow_none=True, data_key="clinicianId")
+    centre_ids = AnsweredIds(data_key="centreIds")
+    clinician_id = AnsweredId(allow_none=True, data_key="clinicianId")
     is_active = fields.Boolean(data_key="isActive")
     created_at = fields.DateTime(data_key="createdAt")
     created_at_snake = fields.Function(lambda row: row["created_at"].isoformat(), data_key="created_at")

@@ -62,12 +62,13 @@ async def block_slot_of(request: web.Request, slot: dict, reason: str) -> tuple[
 
 
 async def day_blocked(cur, actor: Actor, body: dict) -> dict:
-    block, cancelled = await block_cancelling(cur, actor, body["clinician_id"], body["centre_id"],
-                                              {"date": body["date"]}, reason_of(body.get("reason")))
+    made, cancelled = await blocks.create_around(cur, actor, body["clinician_id"], {"date": body["date"]},
+                                                 centre_id=body["centre_id"], reason=reason_of(body.get("reason")),
+                                                 cancel_appointments=True, now=appointments.utc_now())
     _, slots = await appointments.slots(cur, actor, body["clinician_id"], body["date"], body["date"],
                                         body["centre_id"], appointments.utc_now())
     return {"success": True, "blocked_count": sum(slot["status"] == BLOCKED for slot in slots), "failed_count": 0,
-            "blocked_slot_ids": [block["id"]], "failed_slots": [], "affected_patients": cancelled}
+            "blocked_slot_ids": [block["id"] for block in made], "failed_slots": [], "affected_patients": cancelled}
 
 
 async def affected_by(cur, actor: Actor, slots: list[dict]) -> list[dict]:
@@ -118,7 +119,8 @@ async def block_multiple(request: web.Request) -> web.Response:
 
 
 @requires("blocks.manage")
-@panel_route("Block a clinician's whole local day at a centre, cancelling its appointments", translates=BLOCK,
+@panel_route("Block a clinician's whole local day at a centre (what of it is not blocked yet), cancelling its"
+             " appointments", translates=BLOCK,
              body=PanelBlockDaySchema, response=PanelBlockResultSchema, errors=(400, 403, 404, 409))
 async def block_day(request: web.Request) -> web.Response:
     body = await read_json(request, PanelBlockDaySchema())
