@@ -82,6 +82,17 @@ async def test_the_wrong_field_an_empty_file_or_json_are_refused(api, factory):
     assert resp.status == 415
 
 
+async def test_a_part_header_the_parser_refuses_is_a_400_naming_the_field(api, factory):
+    admin = await factory.staff("ADMIN")
+    # A part name of control and non-ASCII bytes: aiohttp's header parser refuses it (it was a 500).
+    body = (b'--b\r\nContent-Disposition: form-data; name="\x18\xf1\x87\xa8\x96"\r\n\r\nnull\r\n--b--\r\n')
+    resp = await api.post(f"{BASE}/upload/clinician-profile", data=body,
+                          headers={**admin.headers, "Content-Type": "multipart/form-data; boundary=b"})
+    assert resp.status == 400, await resp.text()
+    code, _, details = refusal_of(await resp.json())
+    assert code == "VALIDATION_ERROR" and details == {"profilePicture": ["The multipart body could not be read."]}
+
+
 async def test_only_those_who_change_clinicians_upload(api, factory):
     centre = await factory.centre()
     desk = await factory.staff("FRONT_DESK", [centre])

@@ -289,3 +289,29 @@ async def test_head_routes_are_documented_without_bodies(document):
     head = document["paths"]["/api/health"]["head"]
     assert all("content" not in response for response in head["responses"].values())
     assert set(head["responses"]) == set(document["paths"]["/api/health"]["get"]["responses"])
+
+
+async def test_every_json_success_answer_has_its_shape_documented(document):
+    # Undocumented, or a bare {"type": "object"}, an answer's shape is one the fuzz cannot hold it to
+    # (the panel's unblock and availability-by-day answers were so).
+    loose = []
+    for path, method, op in operations(document):
+        if method == "head" or path == "/api/openapi.json" or path.startswith("/api/late/"):
+            continue
+        for code, response in op["responses"].items():
+            if not code.startswith("2"):
+                continue
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            if "content" not in response or (schema is not None and "properties" not in schema):
+                loose.append(f"{method.upper()} {path} {code}")
+    assert not loose
+
+
+async def test_the_panels_rules_by_day_and_unblock_answers_are_described(document):
+    by_day = document["paths"]["/legacy/api/users/clinicians/{id}/availability/by-day"]["get"]
+    data = by_day["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]
+    assert set(data["properties"]) == {str(day) for day in range(7)} and data["additionalProperties"] is False
+    assert data["properties"]["0"]["items"] == {"$ref": "#/components/schemas/legacy.clinicians.PanelRule"}
+    unblock = document["paths"]["/legacy/api/admin/slots/unblock/{id}"]["post"]
+    data = unblock["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]
+    assert data == {"type": "object", "nullable": True, "enum": [None]}

@@ -1,7 +1,9 @@
-"""The API against its own OpenAPI document, fuzzed by schemathesis: every operation, as ADMIN and as
-a FRONT_DESK user, and the patient website's own (/api/patient/) as a patient, with a few generated
-requests each. Every answer must be no server error, have a documented status code and content
-type, and match the documented response schema.
+"""The API against its own OpenAPI document, fuzzed by schemathesis, each call signed in for real:
+every operation of the spec's API (/api/) as ADMIN and as a FRONT_DESK user, every operation a patient
+token may call as a patient, and the admin panel's contract (/legacy/api/) as ADMIN, with a few
+generated requests each. Every answer must be no server error, have a documented status code and
+content type, and match the documented response schema. One more pass sends the made-up token
+schemathesis derives from the document's bearer security: a documented 401 everywhere.
 
 schemathesis calls over HTTP with requests (synchronously), so the API and the provider sandbox run
 on an event loop of their own in a thread, on free ports, against the test database. Each call gets
@@ -16,6 +18,7 @@ import datetime as dt
 import threading
 
 import hypothesis
+import hypothesis.strategies as st
 import psycopg2
 import pytest
 import redis as redis_sync
@@ -24,18 +27,22 @@ from aiohttp import web
 from psycopg2 import sql
 
 from mibo.api.app import init_app
+from mibo.api.legacy.contract import TAG as PANEL_TAG
 from mibo.core import db, tokens
 from mibo.providers.sandbox import create_sandbox_app
 from tests.factories import Factory
 
-EXAMPLES_PER_OPERATION = 8
+# Generated requests per operation, per pass: the whole file stays within a few minutes on two cores.
+EXAMPLES = {"ADMIN": 20, "FRONT_DESK": 8, "PATIENT": 40, "PANEL": 20}
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,
     schemathesis.checks.content_type_conformance,
     schemathesis.checks.response_schema_conformance,
 ]
-FIRST_ID = 5_000_000  # far above anything the generated path ids hit often (1, 0, small numbers)
+# The world's rows start here, far above anything the generated path ids hit often (1, 0, small numbers);
+# half the generated cases name the first row of each kind instead (see at_the_worlds_rows).
+FIRST_ID = 5_000_000
 
 
 class ServedApi:
@@ -61,7 +68,8 @@ class ServedApi:
         sandbox_url = await self._serve(create_sandbox_app(self.settings))
         self.settings = self.settings.replace(sandbox_url=sandbox_url)
         self.pool = await db.create_pool(self.settings, minsize=1)
-        self.base_url = await self._serve(init_app(self.settings, pool=self.pool))
+        self.app = init_app(self.settings, pool=self.pool)
+        self.base_url = await self._serve(self.app)
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
@@ -99,7 +107,7 @@ def execute(settings, statement, params=()):
 def build_world(settings) -> dict[str, int]:
     """A centre with an admin, a front desk, a clinician (with weekly hours), a patient and a booking."""
     for sequence in ("centres_id_seq", "users_id_seq", "clinician_profiles_id_seq", "patient_profiles_id_seq",
-                     "appointments_id_seq"):
+                     "appointments_id_seq", "payments_id_seq", "patient_notifications_id_seq"):
         execute(settings, sql.SQL("ALTER SEQUENCE {} RESTART WITH %s").format(sql.Identifier(sequence)),
                 (FIRST_ID,))
     return asyncio.run(write_world(settings))
@@ -111,6 +119,9 @@ async def write_world(settings) -> dict[str, int]:
         factory = Factory(pool, settings)
         centre = await factory.centre("Fuzz Centre")
         world = {"centre": centre}
+        # The first user, whom /api/users/{id} at FIRST_ID changes or deactivates: none of the callers.
+        await factory.staff("FRONT_DESK", [centre], login=False, phone="+919900009999", username="fuzz.target",
+                            full_name="Fuzz Target")
         for n, role in enumerate(("ADMIN", "FRONT_DESK", "CLINICIAN")):
             staff = await factory.staff(role, [centre], login=False, phone=f"+91990000{n:04d}",
                                         username=f"fuzz.{role.lower()}", full_name=f"Fuzz {role.title()}")
@@ -155,59 +166,154 @@ def served(settings, migrated):
         empty_everything(settings, migrated)
 
 
-def fresh_token(api: ServedApi, user_id: int, audience: str = tokens.STAFF) -> str:
-    session = execute(api.settings, "INSERT INTO auth_sessions (user_id, audience, refresh_token_hash, expires_at)"
-                                    " VALUES (%s, %s, 'fuzz', now() + interval '1 hour') RETURNING id",
-                      (user_id, audience))[0]
-    return tokens.access_token(api.settings, user_id, session, audience)
+class Caller:
+    """Who the calls of one pass come from: a fresh session token for each call (a logout or a
+    deactivation must not end the run), over one database connection kept for the pass."""
 
+    def __init__(self, api: ServedApi, user_id: int, audience: str):
+        self.api, self.user_id, self.audience = api, user_id, audience
+        self.conn = psycopg2.connect(api.settings.database_url)
+        self.conn.autocommit = True
 
-FUZZ = hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                           suppress_health_check=list(hypothesis.HealthCheck), phases=[hypothesis.Phase.generate])
-
-
-def fuzz_every_operation(served, role: str, audience: str = tokens.STAFF, prefix: str = "/api/",
-                         at_least: int = 60, generated_tokens: bool = True) -> None:
-    """Each operation of the served document under `prefix` in turn; the failures of all of them
-    reported together. schemathesis puts a generated Authorization header on most cases; with
-    `generated_tokens` false every call carries the caller's own token instead."""
-    api, world = served
-    document = schemathesis.openapi.from_url(f"{api.base_url}/api/openapi.json")
-    failures, operations = [], 0
-    for result in document.get_all_operations():
-        operation = result.ok()
-        if not operation.path.startswith(prefix):
-            continue
-        operations += 1
-
-        @FUZZ
-        @hypothesis.given(case=operation.as_strategy())
-        def run(case):
+    def headers(self) -> dict[str, str]:
+        with self.conn.cursor() as cur:
             # Reactivate the caller if an earlier request deactivated them (DELETE /api/users/{id}).
-            execute(api.settings, "UPDATE users SET is_active = TRUE WHERE id = %s AND NOT is_active",
-                    (world[role],))
-            headers = {"Authorization": f"Bearer {fresh_token(api, world[role], audience)}"}
-            if not generated_tokens and case.headers:
-                case.headers.pop("Authorization", None)
-            if case.headers and "Authorization" in case.headers:
-                headers = {}  # the generated request tests an Authorization header of its own
-            case.call_and_validate(base_url=api.base_url, headers=headers, checks=CHECKS, timeout=30)
+            cur.execute("UPDATE users SET is_active = TRUE WHERE id = %s AND NOT is_active", (self.user_id,))
+            cur.execute("INSERT INTO auth_sessions (user_id, audience, refresh_token_hash, expires_at)"
+                        " VALUES (%s, %s, 'fuzz', now() + interval '1 hour') RETURNING id",
+                        (self.user_id, self.audience))
+            session = cur.fetchone()[0]
+        token = tokens.access_token(self.api.settings, self.user_id, session, self.audience)
+        return {"Authorization": f"Bearer {token}"}
 
-        try:
-            run()
-        except Exception as exc:  # noqa: BLE001 - every operation's failure is collected, then reported
-            failures.append(f"{operation.label}: {str(exc)[:1500]}")
+    def close(self):
+        self.conn.close()
+
+
+def fuzz_settings(examples: int) -> hypothesis.settings:
+    return hypothesis.settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+                               suppress_health_check=list(hypothesis.HealthCheck),
+                               phases=[hypothesis.Phase.generate])
+
+
+def served_document(api: ServedApi, generated_tokens: bool = False):
+    """The served document; by default schemathesis generates no Authorization header of its own
+    (the document declares bearer security), so that every call carries the caller's real token."""
+    document = schemathesis.openapi.from_url(f"{api.base_url}/api/openapi.json")
+    document.config.generation.update(with_security_parameters=generated_tokens)
+    return document
+
+
+def handlers(api: ServedApi) -> dict[tuple[str, str], object]:
+    """(method, documented path) -> the handler that serves it, sub-applications included."""
+    return {(route.method, route.resource.canonical): route.handler
+            for route in api.app.router.routes() if route.resource is not None}
+
+
+def at_the_worlds_rows(case, real_ids: bool):
+    """With `real_ids`, every integer path id names the world's first row of its kind, so the fuzz
+    reaches what the handlers do with a row, not only their 404."""
+    if real_ids:
+        for name, value in (case.path_parameters or {}).items():
+            if isinstance(value, int):
+                case.path_parameters[name] = FIRST_ID
+    return case
+
+
+def cases(operation):
+    """Requests that fit the document and, for an operation with input to get wrong (a body, a query,
+    an id), requests that do not: a bad input must be a documented 4xx too, never a 500."""
+    fitting = st.builds(at_the_worlds_rows, operation.as_strategy(), st.booleans())
+    has_input = "requestBody" in operation.definition.raw or any(
+        parameter.location == "query" or parameter.definition.get("schema", {}).get("type") == "integer"
+        for parameter in operation.iter_parameters())
+    return st.one_of(fitting, operation.as_strategy(schemathesis.GenerationMode.NEGATIVE)) if has_input else fitting
+
+
+def fuzz_operations(served, role: str, audience: str, wanted, examples: int, at_least: int) -> None:
+    """Each operation of the served document that `wanted(operation, handler)` picks, in turn, every
+    call with the caller's own token; the failures of all of them reported together."""
+    api, world = served
+    document, served_by = served_document(api), handlers(api)
+    caller = Caller(api, world[role], audience)
+    failures, operations = [], 0
+    try:
+        for result in document.get_all_operations():
+            operation = result.ok()
+            if not wanted(operation, served_by[(operation.method.upper(), operation.path)]):
+                continue
+            operations += 1
+
+            @fuzz_settings(examples)
+            @hypothesis.given(case=cases(operation))
+            def run(case):
+                assert "Authorization" not in (case.headers or {}), "a generated token would replace the caller's"
+                case.call_and_validate(base_url=api.base_url, headers=caller.headers(), checks=CHECKS, timeout=30)
+
+            try:
+                run()
+            except Exception as exc:  # noqa: BLE001 - every operation's failure is collected, then reported
+                failures.append(f"{operation.label}: {str(exc)[:1500]}")
+    finally:
+        caller.close()
     assert operations >= at_least
     assert not failures, f"{len(failures)} of {operations} operations failed:\n" + "\n\n".join(failures)
 
 
+def spec_api(operation, handler) -> bool:
+    return operation.path.startswith("/api/")
+
+
+def admin_panel(operation, handler) -> bool:
+    return operation.path.startswith("/legacy/api/") and PANEL_TAG in (operation.tags or [])
+
+
+def open_to_patients(operation, handler) -> bool:
+    """What a patient token may call: the website's own routes and the staff routes that take patients too."""
+    return getattr(handler, "accepts_patients", False)
+
+
 def test_every_operation_as_admin(served):
-    fuzz_every_operation(served, "ADMIN")
+    fuzz_operations(served, "ADMIN", tokens.STAFF, spec_api, EXAMPLES["ADMIN"], at_least=120)
 
 
 def test_every_operation_as_front_desk(served):
-    fuzz_every_operation(served, "FRONT_DESK")
+    fuzz_operations(served, "FRONT_DESK", tokens.STAFF, spec_api, EXAMPLES["FRONT_DESK"], at_least=120)
 
 
-def test_the_patient_websites_own_operations_as_a_patient(served):
-    fuzz_every_operation(served, "PATIENT", tokens.PATIENT, "/api/patient/", at_least=8, generated_tokens=False)
+def test_every_operation_open_to_patients_as_a_patient(served):
+    fuzz_operations(served, "PATIENT", tokens.PATIENT, open_to_patients, EXAMPLES["PATIENT"], at_least=25)
+
+
+def test_the_admin_panels_operations_as_admin(served):
+    fuzz_operations(served, "ADMIN", tokens.STAFF, admin_panel, EXAMPLES["PANEL"], at_least=90)
+
+
+def test_a_made_up_token_is_refused_with_the_documented_error(served):
+    """With the generated Authorization header schemathesis derives from the document's bearer
+    security, every operation that needs a token answers 401 with the documented error body."""
+    api, _ = served
+    document = served_document(api, generated_tokens=True)
+    failures, operations = [], 0
+    for result in document.get_all_operations():
+        operation = result.ok()
+        if not operation.definition.raw.get("security") or {} in operation.definition.raw["security"]:
+            continue  # public, or a token is optional (then schemathesis sends none)
+        operations += 1
+
+        @fuzz_settings(1)
+        @hypothesis.given(case=operation.as_strategy())
+        def run(case):
+            # Where the document offers two bearer schemes (a token or the service token) schemathesis
+            # generates neither: the call then has no Authorization header, a 401 all the same.
+            response = case.call_and_validate(base_url=api.base_url, checks=CHECKS, timeout=30)
+            assert response.status_code == 401, response.text
+            if case.method.upper() != "HEAD":
+                assert response.json()["error"]["code"] in ("UNAUTHORIZED", "INVALID_TOKEN")
+
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - every operation's failure is collected, then reported
+            failures.append(f"{operation.label}: {str(exc)[:600]}")
+    assert operations >= 180
+    assert not failures, f"{len(failures)} of {operations} operations failed:\n" + "\n\n".join(failures)

@@ -23,7 +23,9 @@ class ApiDoc:
     tags: tuple[str, ...] = ()
     body: type[Schema] | None = None
     query: type[Schema] | None = None
-    response: type[Schema] | None = None
+    # The response data's schema; or, for data no one schema dumps (a mapping of lists, a null), its JSON
+    # Schema, which may name marshmallow schemas in `properties` and `items`.
+    response: type[Schema] | dict | None = None
     many: bool = False  # the response data is a list of `response`
     status: int = 200
     errors: tuple[int, ...] = field(default=())

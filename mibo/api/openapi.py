@@ -12,6 +12,7 @@ of the swagger-ui-py package (no CDN), under a Content-Security-Policy of its ow
 
 from __future__ import annotations
 
+import copy
 import http
 import importlib.util
 import re
@@ -182,6 +183,8 @@ def access(handler) -> str:
 
 
 def envelope(schema, many: bool, paged: bool = False) -> dict[str, Any]:
+    if isinstance(schema, dict):
+        schema = copy.deepcopy(schema)  # apispec resolves the schemas it names in place
     data = {"type": "array", "items": schema} if many else schema
     properties = {"success": {"type": "boolean", "enum": [True]}, "data": data}
     if paged:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mibo.api.access import public
 from mibo.api.apidoc import documented
@@ -90,8 +91,8 @@ async def read_picture(request: web.Request, field: str) -> bytes:
             chunks.append(chunk)
         if await reader.next() is not None:
             raise ApiError.validation({"_schema": [f"Send only the `{field}` part."]})
-    except ValueError as exc:  # a malformed multipart body (boundary, headers)
-        raise ApiError.bad_request(f"The multipart body could not be read: {exc}", code="INVALID_MULTIPART") from None
+    except (ValueError, HttpProcessingError):  # a malformed multipart body (boundary, a part's headers)
+        raise ApiError.validation({field: ["The multipart body could not be read."]}) from None
     data = b"".join(chunks)
     if not data:
         raise ApiError.validation({field: ["The file is empty."]})

@@ -14,6 +14,9 @@ from schemas.base import SnakeSchema
 # where the rule orders them so), so that a row created a moment ago is always on the next load.
 LIST_CAP = 500
 
+# The data of an answer whose message says it all: always null.
+NO_DATA = {"type": "object", "nullable": True, "enum": [None]}
+
 
 class PanelSchema(SnakeSchema):
     @pre_load

@@ -224,6 +224,14 @@ class PanelRuleSchema(PanelSchema):
     is_active = fields.Boolean()
 
 
+# A clinician's rules grouped by weekday: {"0": [rule, ...], ..., "6": [...]}, a day without rules absent.
+RULES_BY_DAY = {
+    "type": "object",
+    "properties": {str(day): {"type": "array", "items": PanelRuleSchema} for day in range(7)},
+    "additionalProperties": False,
+}
+
+
 def words(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 

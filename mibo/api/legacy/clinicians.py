@@ -25,6 +25,7 @@ from mibo.domain import clinicians, staff
 from schemas.legacy.base import LIST_CAP
 from schemas.legacy.centres import ToggleActiveSchema
 from schemas.legacy.clinicians import (
+    RULES_BY_DAY,
     ByDayQuerySchema,
     CreatePanelClinicianSchema,
     CredentialsSchema,
@@ -184,7 +185,7 @@ async def replace_availability(request: web.Request) -> web.Response:
 @requires("clinicians.view")
 @panel_route("A clinician's weekly rules grouped by day (keys: 0 = Sunday … 6 = Saturday)",
              translates=("GET", "/api/clinicians/{id}"), query=ByDayQuerySchema, errors=(403, 404),
-             text_response="application/json")
+             response=RULES_BY_DAY)
 async def availability_by_day(request: web.Request) -> web.Response:
     clinician_id = path_id(request)
     query = read_query(request, ByDayQuerySchema())

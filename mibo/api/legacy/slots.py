@@ -24,7 +24,7 @@ from mibo.core.actor import Actor
 from mibo.core.errors import ApiError
 from mibo.domain import appointments, blocks
 from mibo.domain.availability import BLOCKED
-from schemas.legacy.base import LIST_CAP
+from schemas.legacy.base import LIST_CAP, NO_DATA
 from schemas.legacy.slots import (
     PanelAffectedListSchema,
     PanelBlockDaySchema,
@@ -129,7 +129,7 @@ async def block_day(request: web.Request) -> web.Response:
 
 @requires("blocks.manage")
 @panel_route("Unblock: the block's time is free again", translates=("DELETE", "/api/clinicians/{id}/blocks/{blockId}"),
-             errors=(403, 404))
+             response=NO_DATA, errors=(403, 404))
 async def unblock(request: web.Request) -> web.Response:
     await work.write(request, blocks.remove_block, path_id(request))
     return ok(None, message="Slot unblocked successfully")
