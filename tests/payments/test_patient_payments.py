@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from jobs.actors.maintenance import release_holds
-from tests.payments_support import PaymentWorker, deliver, pay, payments_api, rows, value
+from tests.payments_support import deliver, pay, rows, value
 from tests.scheduling_support import at, future_day, make_clinic
 
 FEE = 1000  # the clinician's consultation fee (make_clinic)
@@ -19,21 +19,6 @@ REGISTRATION = 100
 
 def bearer(token):
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def pay_settings(sandbox):
-    return sandbox.settings
-
-
-@pytest.fixture
-async def api(aiohttp_client, pay_settings, pool, redis, otp_sender):
-    return await payments_api(aiohttp_client, pay_settings, pool, redis, otp_sender)
-
-
-@pytest.fixture
-def worker(pool, pay_settings, factory):
-    return PaymentWorker(pool, pay_settings, factory)
 
 
 async def site_patient(factory):

@@ -26,33 +26,15 @@ from mibo.providers.razorpay_client import RazorpayClient
 from tests.jobs_support import wait_for
 from tests.payments_support import (
     FEE,
-    PaymentWorker,
     book,
     create_order,
     deliver,
     paid,
     pay,
-    payments_api,
     post_signed,
     rows,
     value,
 )
-
-
-@pytest.fixture
-def pay_settings(sandbox):
-    return sandbox.settings
-
-
-@pytest.fixture
-async def api(aiohttp_client, pay_settings, pool, redis, otp_sender):
-    return await payments_api(aiohttp_client, pay_settings, pool, redis, otp_sender)
-
-
-@pytest.fixture
-def worker(pool, pay_settings, factory):
-    return PaymentWorker(pool, pay_settings, factory)
-
 
 REFUND_STATE = "SELECT status, amount_paise, razorpay_refund_id IS NOT NULL, attempts, failure_reason FROM refunds"
 REFUND_POSTS = "/razorpay/v1/payments/"
