@@ -36,13 +36,20 @@ async def test_sigterm_drains_in_flight_requests(settings, factory):
                             break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
+            # Six connections open first, so that each login is on the wire at once: a request the
+            # server has not read when SIGTERM comes is not in flight.
+            async def ping():
+                async with session.get(f"{base}/api/health") as resp:
+                    await resp.read()  # read, so the connection goes back to the session's pool, open
+
+            await asyncio.gather(*(ping() for _ in range(6)))
             # bcrypt makes each login take ~100 ms of CPU: several are still running at SIGTERM.
             logins = [
                 asyncio.create_task(session.post(f"{base}/api/auth/login/username-password",
                                                  json={"username": staff.username, "password": PASSWORD}))
                 for _ in range(6)
             ]
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
             proc.send_signal(signal.SIGTERM)
             responses = await asyncio.gather(*logins)
             assert [resp.status for resp in responses] == [200] * 6

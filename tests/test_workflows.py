@@ -305,7 +305,10 @@ async def test_scheduler_process_sweeps_and_reports_job_health(pool, factory, fl
         # worker here), so all four still count as open steps.
         assert "mibo_outbox_backlog 4.0" in text
         ready = re.search(r'mibo_jobs_queue_depth\{queue="default",state="ready"\} (\d+)', text)
-        assert ready and int(ready.group(1)) == 4
+        # Redis holds each open step as often as the outbox recorded publishing it: once, or again
+        # if a relay found Redis changed under it (harmless: the actors are idempotent).
+        ((published, steps),) = await rows(pool, "SELECT sum(attempts), count(*) FROM outbox WHERE done_at IS NULL")
+        assert steps == 4 and ready and int(ready.group(1)) == published >= 4, log_path.read_text()
         assert "mibo_scheduler_job_failures_total{" not in text  # no job has failed
     finally:
         process.terminate()
