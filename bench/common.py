@@ -1,4 +1,4 @@
-"""What the benchmarks share: their tools, a free port, and waiting for a server to answer."""
+"""What the benchmarks share: their tools, a free port, a fresh database, and waiting for a server to answer."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import psycopg2
+
+from mibo.core.migrate import migrate
+
+PG = "postgresql://127.0.0.1:5432"
 
 # A bare aiohttp server answering GET <path> with a fixed JSON body: the ceiling a route of ours is
 # compared with. argv: port, path, body.
@@ -73,3 +78,16 @@ def ensure_py_spy() -> Path:
     if not path.exists():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "py-spy"], check=True)
     return path
+
+
+def recreate_database(name: str) -> str:
+    """Database `name` dropped, created again and migrated; its URL."""
+    admin = psycopg2.connect(f"{PG}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    url = f"{PG}/{name}"
+    migrate(url)
+    return url

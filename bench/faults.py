@@ -45,14 +45,12 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_up  # noqa: E402
+from bench.common import free_port, recreate_database, wait_up  # noqa: E402
 from mibo.core import config, db  # noqa: E402
-from mibo.core.migrate import migrate  # noqa: E402
 from mibo.providers.google_calendar import event_id_for  # noqa: E402
 from mibo.seed import seed_demo  # noqa: E402
 
 DB_NAME = "mibo_bench_faults"
-PG = "postgresql://127.0.0.1:5432"
 CLINICIANS = 20
 LEASES = {"OUTBOX_LEASE": "60", "NOTIFICATION_LEASE": "20"}
 
@@ -89,18 +87,6 @@ SENT_WINDOWS = """
 SELECT n.recipient_phone, EXTRACT(EPOCH FROM n.sent_at - n.attempt_started_at) AS attempt, n.sent_at
 FROM notification_logs n WHERE n.status = 'SENT' AND n.kind = 'APPOINTMENT_BOOKED'
 """
-
-
-def recreate_database() -> str:
-    admin = psycopg2.connect(f"{PG}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB_NAME}")
-    admin.close()
-    url = f"{PG}/{DB_NAME}"
-    migrate(url)
-    return url
 
 
 class Redis:
@@ -433,7 +419,7 @@ FAULTS = [
 
 
 async def main(args) -> None:
-    database_url = recreate_database()
+    database_url = recreate_database(DB_NAME)
     bench = Bench(args, database_url)
     reports = []
     for fault in FAULTS if args.only is None else [FAULTS[args.only]]:

@@ -27,18 +27,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port  # noqa: E402
+from bench.common import free_port, recreate_database  # noqa: E402
 from jobs import scheduler  # noqa: E402
 from mibo.core import config, db, relay  # noqa: E402
-from mibo.core.migrate import migrate  # noqa: E402
 
 DB_NAME = "mibo_bench_jobs"
-PG = "postgresql://127.0.0.1:5432"
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
 SEED = """
@@ -71,18 +67,6 @@ WITH a AS (
   RETURNING id)
 INSERT INTO outbox (actor_name, args) SELECT 'appointment_booked', jsonb_build_array(id) FROM a RETURNING args
 """
-
-
-def recreate_database() -> str:
-    admin = psycopg2.connect(f"{PG}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB_NAME}")
-    admin.close()
-    url = f"{PG}/{DB_NAME}"
-    migrate(url)
-    return url
 
 
 def wait_port(port: int, timeout: float = 20) -> None:
@@ -168,7 +152,7 @@ async def latency(pool, bookings: int, rate: float) -> None:
 def start_services(workdir: Path) -> tuple[dict, list[subprocess.Popen]]:
     """A private redis-server and the sandbox; returns the environment for our processes."""
     redis_port, sandbox_port = free_port(), free_port()
-    env = dict(os.environ, APP_ENV="development", DATABASE_URL=recreate_database(),
+    env = dict(os.environ, APP_ENV="development", DATABASE_URL=recreate_database(DB_NAME),
                REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}",
                LOG_LEVEL="WARNING", WORKER_METRICS_PORT="0", PYTHONPATH=str(ROOT))
     procs = [subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no",

@@ -26,19 +26,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_up  # noqa: E402
+from bench.common import free_port, recreate_database, wait_up  # noqa: E402
 from mibo.core import config, db  # noqa: E402
 from mibo.core.actor import CLI, Actor  # noqa: E402
-from mibo.core.migrate import migrate  # noqa: E402
 from mibo.domain import refunds  # noqa: E402
 
 DB_NAME = "mibo_bench_refunds"
-PG = "postgresql://127.0.0.1:5432"
 FEE_PAISE = 150_000
 
 SEED = """
@@ -71,18 +68,6 @@ FROM refunds WHERE status = 'PROCESSED'
 """
 
 
-def recreate_database() -> str:
-    admin = psycopg2.connect(f"{PG}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB_NAME}")
-    admin.close()
-    url = f"{PG}/{DB_NAME}"
-    migrate(url)
-    return url
-
-
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -109,7 +94,7 @@ def quantile(values: list[float], q: float) -> float:
 async def main(args) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="mibo-refund-bench-"))
     redis_port, sandbox_port, api_port = free_port(), free_port(), free_port()
-    env = dict(os.environ, APP_ENV="development", DATABASE_URL=recreate_database(),
+    env = dict(os.environ, APP_ENV="development", DATABASE_URL=recreate_database(DB_NAME),
                REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}",
                LOG_LEVEL="WARNING", WORKER_METRICS_PORT="0", PYTHONPATH=str(ROOT), OUTBOX_RELAY_INTERVAL="1")
     settings = config.load(env)
