@@ -18,6 +18,7 @@ from mibo.api.app import init_app
 from mibo.core import config, db
 from mibo.core.migrate import migrate
 from tests.factories import Factory
+from tests.jobs_support import PrivateRedis
 from tests.sandbox_support import running_sandbox
 
 # In-process actors (jobs/) bind to Dramatiq's StubBroker, whichever test module imports them
@@ -132,3 +133,18 @@ async def sandbox(aiohttp_server, settings):
     """The provider sandbox on a test server; `sandbox.settings` point the provider clients at it."""
     async with running_sandbox(aiohttp_server, settings) as running:
         yield running
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own, which it may stop and restart (the real worker's broker)."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def e2e_settings(sandbox, private_redis):
+    """The sandbox's settings on the private Redis, with a relay that sweeps every second."""
+    return sandbox.settings.replace(redis_url=private_redis.url, outbox_relay_interval=1)

@@ -12,25 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mibo.api.app import init_app
-from tests.jobs_support import PrivateRedis, Worker, wait_for, worker_env
+from tests.jobs_support import Worker, wait_for, worker_env
 from tests.payments_support import value
 from tests.scheduling_support import add_rule, future_day
 
 WEBSITE = {"Origin": "http://localhost:5173"}
 KOLKATA = ZoneInfo("Asia/Kolkata")
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def e2e_settings(sandbox, private_redis):
-    return sandbox.settings.replace(redis_url=private_redis.url, outbox_relay_interval=1)
 
 
 @pytest.fixture
