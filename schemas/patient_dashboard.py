@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from schemas.base import CamelSchema, PageQuerySchema, SnakeSchema, TrimmedString
+from schemas.patient_auth import WEBSITE_GENDERS, WebsiteGender
 from schemas.patients import not_in_future
-
-# The website's gender names → ours (schemas.patients.GENDERS), and back.
-SITE_GENDERS = {"MALE": "MALE", "FEMALE": "FEMALE", "NON_BINARY": "OTHER", "PREFER_NOT_TO_SAY": "UNDISCLOSED"}
-GENDERS_FOR_SITE = {ours: site for site, ours in SITE_GENDERS.items()}
 
 
 class ZonedDateTime(fields.DateTime):
@@ -33,19 +30,6 @@ class SitePhone(fields.String):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else value.removeprefix("+")
-
-
-class SiteGender(fields.String):
-    """The website's names (MALE, FEMALE, NON_BINARY, PREFER_NOT_TO_SAY) on the wire, ours stored."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else GENDERS_FOR_SITE.get(value, value)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if text not in SITE_GENDERS:
-            raise ValidationError(f"Must be one of: {', '.join(SITE_GENDERS)}.")
-        return SITE_GENDERS[text]
 
 
 class SiteAppointmentSchema(SnakeSchema):
@@ -70,7 +54,7 @@ class DashboardPatientSchema(SnakeSchema):
     phone = SitePhone()
     email = fields.String(allow_none=True)
     date_of_birth = fields.Date(allow_none=True)
-    gender = SiteGender(allow_none=True)
+    gender = WebsiteGender(allow_none=True)
     blood_group = fields.String(allow_none=True)
 
 
@@ -134,7 +118,7 @@ class ProfileDetailsSchema(SnakeSchema):
     id = fields.Integer()
     date_of_birth = fields.Date(allow_none=True)
     age = fields.Integer(allow_none=True, metadata={"description": "Reckoned from date_of_birth"})
-    gender = SiteGender(allow_none=True)
+    gender = WebsiteGender(allow_none=True)
     blood_group = fields.String(allow_none=True)
     emergency_contact_name = fields.String(allow_none=True)
     emergency_contact_phone = fields.String(allow_none=True)
@@ -154,4 +138,4 @@ class UpdateProfileSchema(CamelSchema):
     date_of_birth = fields.Date(validate=not_in_future)
     age = fields.Integer(validate=validate.Range(min=0, max=150), metadata={
         "description": "Checked against dateOfBirth (a day either side allowed), never stored"})
-    gender = SiteGender(metadata={"enum": list(SITE_GENDERS)})
+    gender = WebsiteGender(metadata={"enum": list(WEBSITE_GENDERS)})
