@@ -66,9 +66,3 @@ def AnsweredIds(**kwargs) -> fields.List:  # noqa: N802 - reads like a field cla
 def same_as(key: str, **kwargs) -> fields.Function:
     """A field answered with the value of another (the panel reads one fact under two names)."""
     return fields.Function(lambda row: row.get(key), **kwargs)
-
-
-def camel(field_obj: fields.Field, key: str) -> fields.Field:
-    """`field_obj` sent under the camelCase `key`."""
-    field_obj.data_key = key
-    return field_obj
